@@ -1,0 +1,53 @@
+"""The small frozen dataclasses that cross package boundaries: messages in and out, actions, turn results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message from a person (or a routine) as a channel hands it to the inbox."""
+
+    channel: str  # "console", "web", "whatsapp", "routine"
+    sender: str  # channel-specific address, e.g. "whatsapp:+15551234567" or "console"
+    text: str
+    external_id: str | None = None  # e.g. Twilio MessageSid; unique per channel when set
+    media: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A reply or alert waiting in the outbox for its channel."""
+
+    channel: str
+    recipient: str
+    text: str
+    media: tuple[str, ...] = ()
+    inbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One physical command the agent sent to a device during a turn."""
+
+    device: str  # device id
+    capability: str  # capability from devices.commands (power, brightness, media, ...)
+    command: str  # command name, e.g. "turn_on", "set_brightness"
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"device": self.device, "capability": self.capability, "command": self.command,
+                "args": dict(self.args)}
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What one agent turn produced: the reply text, which tier answered, actions done, states read."""
+
+    reply: str
+    tier: str  # "intent", "llm", "confirm", "fallback", "error"
+    actions: tuple[Action, ...] = ()
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inbox_id: int | None = None

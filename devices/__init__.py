@@ -1,0 +1,1 @@
+"""homeclaw's device side: models, registry, drivers, declarative adapters and the simulated home."""

@@ -1,0 +1,1 @@
+"""Drivers: one per protocol family, each translating library errors into devices.errors."""

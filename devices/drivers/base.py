@@ -1,0 +1,31 @@
+"""The Driver protocol every driver implements: execute a vocabulary command, read a normalised state."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from devices.models import Device
+
+
+class Driver(Protocol):
+    """Async device I/O. Implementations raise only devices.errors exceptions.
+
+    Normalised state keys (only those the device has): power (bool), brightness (int 0-100),
+    rgb ([r, g, b]), playback ("playing" | "paused" | "stopped"), volume (int 0-100), muted (bool),
+    title (str), hvac_mode (str), target_temperature (float), current_temperature (float),
+    position (int 0-100), locked (bool), available (bool).
+    """
+
+    name: str
+
+    async def execute(self, device: Device, command: str, args: dict[str, Any]) -> None:
+        """Run one validated vocabulary command (see devices.commands) on the device."""
+        ...
+
+    async def state(self, device: Device) -> dict[str, Any]:
+        """Read the device's current normalised state."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...

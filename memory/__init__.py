@@ -1,0 +1,1 @@
+"""The SQLite memory store and its migrations."""
