@@ -51,3 +51,12 @@ class TurnResult:
     actions: tuple[Action, ...] = ()
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     inbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Voice:
+    """What the soul says about how the claw speaks, for the templated replies of the local tier."""
+
+    name: str = "Claw"
+    formal: bool = False
+    concise: bool = False
