@@ -1,0 +1,118 @@
+"""The durable agent loop: inbox rows become per-sender serialized turns whose replies enter the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from claw.channels.base import Channel
+from claw.events import InboundMessage, OutboundMessage, TurnResult
+from claw.outbox import split_text
+from claw.turn import TurnHandler
+from memory.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Stores every inbound message before anything else, then runs turns one sender at a time."""
+
+    def __init__(self, store: Store, handler: TurnHandler, channels: dict[str, Channel],
+                 on_outbox: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.handler = handler
+        self.channels = channels
+        self.on_outbox = on_outbox
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: dict[int, list[asyncio.Future[TurnResult]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # entry points ---------------------------------------------------------------------------
+    def submit(self, msg: InboundMessage) -> tuple[int, bool]:
+        """Store the message durably and schedule its turn; a duplicate (same external id) is a no-op."""
+        inbox_id, created = self.store.inbox_add(msg)
+        if created:
+            self._spawn(inbox_id)
+        return inbox_id, created
+
+    async def ask(self, msg: InboundMessage) -> TurnResult:
+        """Submit and wait for the turn's result (console, web chat, `claw ask`)."""
+        future: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
+        inbox_id, created = self.store.inbox_add(msg)
+        row = self.store.inbox_get(inbox_id)
+        if not created and row and row["status"] in ("done", "failed"):
+            return self._stored_result(inbox_id)
+        self._waiters.setdefault(inbox_id, []).append(future)
+        if created:
+            self._spawn(inbox_id)
+        return await future
+
+    def resume(self) -> int:
+        """Schedule every inbox row left unfinished by a crash; returns how many."""
+        rows = self.store.inbox_pending()
+        for row in rows:
+            log.info("resuming inbox %s from %s", row["id"], row["sender"])
+            self._spawn(row["id"])
+        return len(rows)
+
+    async def idle(self) -> None:
+        """Wait until every scheduled turn has finished (tests, benchmarks, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # the loop -------------------------------------------------------------------------------
+    def _spawn(self, inbox_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(inbox_id), name=f"turn-{inbox_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, inbox_id: int) -> None:
+        row = self.store.inbox_get(inbox_id)
+        if row is None:
+            return
+        lock = self._locks.setdefault(row["sender"], asyncio.Lock())
+        async with lock:
+            row = self.store.inbox_get(inbox_id)
+            if row is None or row["status"] in ("done", "failed"):
+                self._resolve(inbox_id, self._stored_result(inbox_id))
+                return
+            self.store.inbox_mark_working(inbox_id)
+            try:
+                result = await self.handler.handle(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("turn for inbox %s crashed", inbox_id)
+                result = TurnResult(reply="Sorry, something went wrong on my side while handling that. "
+                                          "Nothing else was changed; please try again.", tier="error")
+            result = TurnResult(reply=result.reply, tier=result.tier, actions=result.actions,
+                                states=result.states, inbox_id=inbox_id)
+            self._finish(row, result)
+            self._resolve(inbox_id, result)
+
+    def _finish(self, row: dict[str, Any], result: TurnResult) -> None:
+        channel = self.channels.get(row["channel"])
+        limit = channel.max_length if channel else 1600
+        replies = [OutboundMessage(channel=row["channel"], recipient=row["sender"], text=part,
+                                   inbox_id=row["id"]) for part in split_text(result.reply, limit)]
+        self.store.inbox_finish(row["id"], replies,
+                                turns=[("user", row["text"]), ("assistant", result.reply)])
+        if self.on_outbox:
+            self.on_outbox()
+
+    def _resolve(self, inbox_id: int, result: TurnResult) -> None:
+        for future in self._waiters.pop(inbox_id, []):
+            if not future.done():
+                future.set_result(result)
+
+    def _stored_result(self, inbox_id: int) -> TurnResult:
+        rows = self.store.outbox_for_inbox(inbox_id)
+        text = " ".join(r["text"] for r in rows)
+        return TurnResult(reply=text, tier="stored", inbox_id=inbox_id)

@@ -1,0 +1,123 @@
+"""The schema of the memory database as a list of small sqlite-utils migrations, applied on open."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+log = logging.getLogger(__name__)
+
+migrations = Migrations("homeclaw")
+
+# Every migration is safe to run twice (if_not_exists / replace) so a lost ledger row cannot break an
+# upgrade; the Migrations ledger (`_sqlite_migrations`) is what normally keeps them from re-running.
+
+
+@migrations()
+def m001_inbox(db: Database) -> None:
+    db["inbox"].create(
+        {"id": int, "channel": str, "sender": str, "text": str, "external_id": str, "media": str,
+         "status": str, "attempts": int, "created_at": float, "updated_at": float, "error": str},
+        pk="id", not_null={"channel", "sender", "text", "status", "attempts", "created_at", "updated_at"},
+        defaults={"status": "new", "attempts": 0, "media": "[]"}, if_not_exists=True,
+    )
+    # NULL external ids never collide (SQLite treats NULLs as distinct); the WHERE makes that explicit.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_inbox_channel_external ON inbox(channel, external_id) "
+               "WHERE external_id IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_inbox_status ON inbox(status)")
+
+
+@migrations()
+def m002_outbox(db: Database) -> None:
+    db["outbox"].create(
+        {"id": int, "channel": str, "recipient": str, "text": str, "media": str, "inbox_id": int,
+         "status": str, "attempts": int, "next_attempt_at": float, "external_id": str, "error": str,
+         "created_at": float, "updated_at": float},
+        pk="id", foreign_keys=[("inbox_id", "inbox", "id")],
+        not_null={"channel", "recipient", "text", "status", "attempts", "next_attempt_at", "created_at",
+                  "updated_at"},
+        defaults={"status": "pending", "attempts": 0, "media": "[]"}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_due ON outbox(status, next_attempt_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_inbox ON outbox(inbox_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_external ON outbox(external_id)")
+
+
+@migrations()
+def m003_turns(db: Database) -> None:
+    db["turns"].create(
+        {"id": int, "sender": str, "role": str, "content": str, "inbox_id": int, "created_at": float},
+        pk="id", foreign_keys=[("inbox_id", "inbox", "id")],
+        not_null={"sender", "role", "content", "created_at"}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_turns_sender ON turns(sender, id)")
+
+
+@migrations()
+def m004_facts(db: Database) -> None:
+    db["facts"].create(
+        {"id": int, "text": str, "norm": str, "subject": str, "source": str, "sender": str,
+         "created_at": float},
+        pk="id", not_null={"text", "norm", "source", "created_at"}, if_not_exists=True,
+    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_facts_norm ON facts(norm)")
+    db["facts"].enable_fts(["text", "subject"], create_triggers=True, tokenize="porter", replace=True)
+
+
+@migrations()
+def m005_devices(db: Database) -> None:
+    db["devices"].create(
+        {"id": str, "name": str, "kind": str, "room": str, "capabilities": str, "driver": str,
+         "address": str, "aliases": str, "adapter": str, "attrs": str, "created_at": float,
+         "updated_at": float},
+        pk="id", not_null={"name", "kind", "driver", "address", "created_at", "updated_at"},
+        if_not_exists=True,
+    )
+
+
+@migrations()
+def m006_soul_versions(db: Database) -> None:
+    db["soul_versions"].create(
+        {"id": int, "sha256": str, "source": str, "created_at": float, "size": int, "text": str},
+        pk="id", not_null={"sha256", "source", "created_at", "size", "text"}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_soul_sha ON soul_versions(sha256)")
+
+
+@migrations()
+def m007_confirmations(db: Database) -> None:
+    db["confirmations"].create(
+        {"id": int, "sender": str, "summary": str, "payload": str, "status": str, "created_at": float,
+         "expires_at": float, "resolved_at": float},
+        pk="id", not_null={"sender", "summary", "payload", "status", "created_at", "expires_at"},
+        defaults={"status": "pending"}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_confirmations_sender ON confirmations(sender, status)")
+
+
+@migrations()
+def m008_audit(db: Database) -> None:
+    db["audit"].create(
+        {"id": int, "key": str, "device_id": str, "command": str, "args": str, "inbox_id": int,
+         "sender": str, "status": str, "error": str, "created_at": float, "finished_at": float},
+        pk="id", foreign_keys=[("inbox_id", "inbox", "id")],
+        not_null={"key", "device_id", "command", "args", "status", "created_at"}, if_not_exists=True,
+    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_audit_key ON audit(key)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_audit_inbox ON audit(inbox_id)")
+
+
+def apply(db: Database) -> list[str]:
+    """Apply pending migrations; return the names applied now (empty when the schema is current)."""
+    pending = [m.name for m in migrations.pending(db)]
+    if pending:
+        migrations.apply(db)
+        log.info("memory: applied migrations %s", ", ".join(pending))
+    return pending
+
+
+def applied(db: Database) -> list[str]:
+    """Names of the migrations already applied to this database, in order."""
+    return [m.name for m in migrations.applied(db)]
