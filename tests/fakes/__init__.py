@@ -1,0 +1,1 @@
+"""Loopback fakes of external services (wire-protocol simulators) shared by the tests."""
