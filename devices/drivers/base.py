@@ -12,7 +12,7 @@ class Driver(Protocol):
 
     Normalised state keys (only those the device has): power (bool), brightness (int 0-100),
     rgb ([r, g, b]), playback ("playing" | "paused" | "stopped"), volume (int 0-100), muted (bool),
-    title (str), hvac_mode (str), target_temperature (float), current_temperature (float),
+    title (str), hvac_mode (str), target_temperature (float), current_temperature (float), humidity (float),
     position (int 0-100), locked (bool), available (bool).
     """
 

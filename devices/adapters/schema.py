@@ -1,0 +1,268 @@
+"""The adapter spec schema: pydantic models that accept only well-formed, self-consistent HTTP adapters."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, field_validator, model_validator
+
+from devices.commands import COMMANDS, Capability
+from devices.models import Kind
+
+# Normalised state keys (devices/drivers/base.py, plus humidity) and how a raw value is coerced for each.
+STATE_KEYS: dict[str, str] = {
+    "power": "bool", "brightness": "percent", "rgb": "rgb", "playback": "playback", "volume": "percent",
+    "muted": "bool", "title": "str", "hvac_mode": "str", "target_temperature": "float",
+    "current_temperature": "float", "humidity": "float", "position": "percent", "locked": "bool",
+    "available": "bool",
+}
+_READ_ONLY_CAPABILITIES = {Capability.SENSOR, Capability.CAMERA, Capability.CUSTOM}
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.(\d+))?\}")
+_JSON_PATH = re.compile(r"^(\$|[^.\s]+(\.[^.\s]+)*)$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+Scalar = str | int | float | bool
+
+
+def map_key(value: Any) -> str:
+    """The string form under which a raw value is looked up in a `map` (JSON spelling for bools/null)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_path(path: str) -> str:
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"path {path!r} must start with a single '/' (a path on the device, not a URL)")
+    if any(c in path for c in "\\#?") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
+        raise ValueError(f"path {path!r} has spaces, control characters, '\\', '#' or '?' (use `query`)")
+    return path
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Scale(_Model):
+    """A linear map between the device's range and the normalised one, e.g. device [0, 255] ↔ [0, 100]."""
+
+    device: tuple[float, float]
+    normal: tuple[float, float] = (0.0, 100.0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Scale:
+        if self.device[0] == self.device[1] or self.normal[0] == self.normal[1]:
+            raise ValueError("scale ranges must not be empty (low == high)")
+        return self
+
+    def to_normal(self, raw: float) -> float:
+        (d0, d1), (n0, n1) = self.device, self.normal
+        return n0 + (raw - d0) * (n1 - n0) / (d1 - d0)
+
+    def to_device(self, value: float) -> float:
+        (d0, d1), (n0, n1) = self.device, self.normal
+        return d0 + (value - n0) * (d1 - d0) / (n1 - n0)
+
+
+class _Mapped(_Model):
+    map: dict[str, JsonValue] | None = None
+    scale: Scale | None = None
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {map_key(k): v for k, v in value.items()}
+        return value
+
+
+class Extraction(_Mapped):
+    """Where a state value lives in a response (`path`: "on", "status.brightness", "lights.0.bri", "$")."""
+
+    path: str
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not _JSON_PATH.match(value):
+            raise ValueError(f"{value!r} is not a dotted JSON path like 'status.brightness' or 'lights.0.on'")
+        return value
+
+
+class Transform(_Mapped):
+    """How a command argument becomes the device's value: `map`, then `scale`, then `cast`."""
+
+    cast: Literal["int", "float", "str", "bool"] | None = None
+
+
+class _Request(_Model):
+    path: str
+    json_body: JsonValue = Field(None, alias="json")
+    form: dict[str, Scalar] | None = None
+    query: dict[str, Scalar] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_path(value)
+
+    @field_validator("method", mode="before", check_fields=False)
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _body(self) -> _Request:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("give either json or form as the body, not both")
+        if getattr(self, "method", "GET") == "GET" and (self.json_body is not None or self.form is not None):
+            raise ValueError("a GET request cannot have a json or form body; use query")
+        return self
+
+    def templates(self) -> Iterator[tuple[str, Any]]:
+        yield "path", self.path
+        for where, value in (("json", self.json_body), ("form", self.form), ("query", self.query)):
+            if value is not None:
+                yield where, value
+
+
+class StateRequest(_Request):
+    """One read request and the normalised state keys extracted from its JSON answer."""
+
+    method: Literal["GET", "POST"] = "GET"
+    extract: dict[str, Extraction] = Field(min_length=1)
+
+    @field_validator("extract")
+    @classmethod
+    def _keys(cls, value: dict[str, Extraction]) -> dict[str, Extraction]:
+        unknown = sorted(set(value) - set(STATE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown state key(s) {', '.join(unknown)}; known: {', '.join(STATE_KEYS)}")
+        return value
+
+
+class CommandRequest(_Request):
+    """The HTTP request one vocabulary command becomes; string values may hold `{arg}` placeholders."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
+    transform: dict[str, Transform] = Field(default_factory=dict)
+
+
+class Match(_Model):
+    """How discovery recognises the device: GET `path` answers JSON whose `fields` (dotted paths) match."""
+
+    path: str
+    fields: dict[str, JsonValue] = Field(min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_path(value)
+
+
+class AdapterSpec(_Model):
+    """A declarative adapter: data only, never code. Example: devices/adapters/claw-sim-light.yaml."""
+
+    name: str
+    version: StrictInt = Field(ge=1)
+    description: str = Field(min_length=1, max_length=500)
+    kind: Kind
+    capabilities: list[Capability] = Field(min_length=1)
+    match: Match | None = None
+    state: list[StateRequest] = Field(min_length=1)
+    commands: dict[str, CommandRequest] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)")
+        return value
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdapterSpec:
+        problems: list[str] = []
+        declared = set(self.capabilities)
+        if len(declared) != len(self.capabilities):
+            problems.append("capabilities: listed twice")
+        paths = [r.path for r in self.state]
+        if len(set(paths)) != len(paths):
+            problems.append("state: two requests share a path")
+        for i, req in enumerate(self.state):
+            for where, value in req.templates():
+                for ph in _placeholders(value):
+                    problems.append(f"state[{i}].{where}: placeholder {{{ph}}} (state requests take no args)")
+        for name, req in self.commands.items():
+            problems.extend(_command_problems(name, req, declared))
+        used = {COMMANDS[n].capability for n in self.commands if n in COMMANDS}
+        for cap in sorted(declared - used - _READ_ONLY_CAPABILITIES):
+            problems.append(f"capabilities: {cap} is declared but no command for it is given")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _command_problems(name: str, req: CommandRequest, declared: set[Capability]) -> list[str]:
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        return [f"commands.{name}: unknown command; known: {', '.join(COMMANDS)}"]
+    problems = []
+    if cmd.capability not in declared:
+        problems.append(f"commands.{name}: needs capability {cmd.capability}, which is not in capabilities")
+    args = {a.name: a for a in cmd.args}
+    arg_list = ", ".join(args) or "none"
+    for where, value in req.templates():
+        for key in _dict_keys(value):
+            if PLACEHOLDER.search(key):
+                problems.append(f"commands.{name}.{where}: placeholder in key {key!r} (only in values)")
+        for base, index in _placeholder_parts(value):
+            if base not in args:
+                problems.append(f"commands.{name}.{where}: placeholder {{{base}}} is not an argument of "
+                                f"{name} (its arguments: {arg_list})")
+            elif index is not None and (args[base].type is not list or int(index) > 2):
+                problems.append(f"commands.{name}.{where}: {{{base}.{index}}} indexes a non-list or past rgb")
+    for arg in req.transform:
+        if arg not in args:
+            problems.append(f"commands.{name}.transform: {arg} is not an argument of {name} (its arguments: "
+                            f"{arg_list})")
+    return problems
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _dict_keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _dict_keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _dict_keys(v)
+
+
+def _placeholder_parts(value: Any) -> Iterator[tuple[str, str | None]]:
+    for text in _strings(value):
+        for m in PLACEHOLDER.finditer(text):
+            yield m.group(1), m.group(2)
+
+
+def _placeholders(value: Any) -> list[str]:
+    return [base if index is None else f"{base}.{index}" for base, index in _placeholder_parts(value)]

@@ -1,0 +1,325 @@
+"""Adapter specs: loading YAML/JSON (schema in devices.adapters.schema) and the pure render/extract engine."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from pydantic import ValidationError
+
+from devices.adapters.schema import (
+    PLACEHOLDER,
+    STATE_KEYS,
+    AdapterSpec,
+    CommandRequest,
+    Extraction,
+    Match,
+    Scale,
+    StateRequest,
+    Transform,
+    map_key,
+)
+from devices.commands import COMMANDS, validate
+from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
+
+__all__ = [
+    "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
+    "StateRequest", "Transform", "builtin_specs", "extract_state", "load_spec", "parse_spec_text",
+    "render_request", "spec_matches", "spec_to_dict",
+]
+
+log = logging.getLogger(__name__)
+
+ADAPTERS_DIR = Path(__file__).parent
+MAX_SPEC_CHARS = 200_000
+
+
+# loading ----------------------------------------------------------------------------------------------------
+class _SpecLoader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans (`on`, `off`, `yes`, `no` stay strings), no dates, no aliases, and
+    duplicate keys refused."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in adapter specs",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                            key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SpecLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                  re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def parse_spec_text(text: str, label: str = "<text>") -> Any:
+    """Parse YAML or JSON spec text into plain data (raises AdapterSpecError on a syntax error)."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise AdapterSpecError(f"adapter spec {label}: longer than {MAX_SPEC_CHARS} characters")
+    try:
+        if text.lstrip().startswith(("{", "[")):
+            return json.loads(text)
+        return yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as exc:
+        if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+            mark = exc.problem_mark
+            detail = f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+        else:
+            detail = " ".join(str(exc).split())
+        raise AdapterSpecError(f"adapter spec {label}: not valid YAML/JSON: {detail[:300]}") from None
+
+
+def load_spec(source: str | Path | dict[str, Any]) -> AdapterSpec:
+    """Validate a spec given as a dict, a file Path, or a str (a path if it is one line ending in
+    .yaml/.yml/.json, else YAML or JSON text). Raises AdapterSpecError naming the spec and the field."""
+    label = "<text>" if isinstance(source, str) else "<dict>"
+    if isinstance(source, str) and "\n" not in source and source.strip().endswith((".yaml", ".yml", ".json")):
+        source = Path(source.strip())
+    if isinstance(source, Path):
+        label = str(source)
+        try:
+            source = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AdapterSpecError(f"adapter spec {label}: cannot read it: {exc}") from None
+    data = parse_spec_text(source, label) if isinstance(source, str) else source
+    if data is None:
+        raise AdapterSpecError(f"adapter spec {label}: is empty")
+    if not isinstance(data, dict):
+        raise AdapterSpecError(f"adapter spec {label}: is not a mapping of fields: {type(data).__name__}")
+    if isinstance(data.get("name"), str):
+        label = repr(data["name"][:64])
+    try:
+        return AdapterSpec.model_validate(data)
+    except ValidationError as exc:
+        raise AdapterSpecError(f"adapter spec {label}: {_describe(exc)}") from None
+
+
+def _describe(exc: ValidationError, limit: int = 6) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        loc = loc.replace("json_body", "json")
+        msg = {"extra_forbidden": "unknown field", "missing": "required field is missing"}.get(
+            err["type"], err["msg"].removeprefix("Value error, "))
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    if exc.error_count() > limit:
+        parts.append(f"and {exc.error_count() - limit} more")
+    return "; ".join(parts)
+
+
+def spec_to_dict(spec: AdapterSpec) -> dict[str, Any]:
+    """The spec as plain JSON-ready data (what load_spec accepts back), e.g. for storing a version."""
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@functools.cache
+def _builtin() -> dict[str, AdapterSpec]:
+    specs: dict[str, AdapterSpec] = {}
+    for path in sorted(ADAPTERS_DIR.glob("*.yaml")):
+        spec = load_spec(path)
+        if spec.name != path.stem:
+            raise AdapterSpecError(f"adapter spec {path}: name {spec.name!r} differs from the file name")
+        specs[spec.name] = spec
+    return specs
+
+
+def builtin_specs() -> dict[str, AdapterSpec]:
+    """The specs shipped in devices/adapters/*.yaml by name (loaded once; the dict is a fresh copy)."""
+    return dict(_builtin())
+
+
+# pure engine ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RenderedRequest:
+    """An HTTP request ready to send to the device (path relative to http://host:port)."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+
+
+def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None) -> RenderedRequest:
+    """Fill the command's template with its (validated, transformed) args. Raises UnsupportedCommand or
+    InvalidArgument."""
+    req = spec.commands.get(command)
+    if req is None:
+        raise UnsupportedCommand(f"adapter {spec.name} has no {command.replace('_', ' ')} command")
+    clean = validate(command, args)
+    arg_types = {a.name: a.type for a in COMMANDS[command].args}
+    values = {k: _transform(spec, command, k, v, req.transform.get(k), arg_types[k])
+              for k, v in clean.items()}
+    path = PLACEHOLDER.sub(lambda m: quote(_as_text(_lookup(values, m)), safe=""), req.path)
+    return RenderedRequest(method=req.method, path=path, json=_fill(req.json_body, values),
+                           params=_fill(req.query, values), data=_fill(req.form, values))
+
+
+def _transform(spec: AdapterSpec, command: str, arg: str, value: Any, t: Transform | None, kind: type) -> Any:
+    if t is None:
+        return value
+    if t.map is not None:
+        key = map_key(value)
+        if key not in t.map:
+            raise InvalidArgument(f"{spec.name} cannot {command.replace('_', ' ')} with {arg} {value!r}; "
+                                  f"it takes {', '.join(t.map)}")
+        value = t.map[key]
+    if t.scale is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        value = t.scale.to_device(value)
+        value = round(value) if kind is int else round(value, 3)
+    if t.cast is not None:
+        value = _CASTS[t.cast](value)
+    return value
+
+
+_CASTS: dict[str, Any] = {"int": lambda v: round(float(v)), "float": float, "str": lambda v: _as_text(v),
+                          "bool": bool}
+
+
+def _lookup(values: dict[str, Any], m: re.Match[str]) -> Any:
+    value = values[m.group(1)]
+    return value[int(m.group(2))] if m.group(2) is not None else value
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, list):
+        return ",".join(_as_text(v) for v in value)
+    return str(value)
+
+
+def _fill(template: Any, values: dict[str, Any]) -> Any:
+    if isinstance(template, str):
+        whole = PLACEHOLDER.fullmatch(template)
+        if whole:
+            return _lookup(values, whole)
+        return PLACEHOLDER.sub(lambda m: _as_text(_lookup(values, m)), template)
+    if isinstance(template, dict):
+        return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
+    return template
+
+
+class _Miss(ValueError):
+    """A state value is missing from the response or does not fit its key."""
+
+
+def extract_state(spec: AdapterSpec, responses: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
+    """Normalised state from the decoded JSON answers, keyed by state request path.
+
+    Lenient by default (a value that is missing or does not fit is left out and logged); `strict=True`
+    raises AdapterSpecError instead, for checking a draft spec against recorded answers."""
+    out: dict[str, Any] = {}
+    for req in spec.state:
+        for key, ex in req.extract.items():
+            try:
+                if req.path not in responses:
+                    raise _Miss("no response")
+                out[key] = _extract(key, ex, responses[req.path])
+            except _Miss as exc:
+                if strict:
+                    raise AdapterSpecError(f"adapter spec {spec.name!r}: state {key} from {req.path} "
+                                           f"at {ex.path!r}: {exc}") from None
+                log.debug("%s: no %s from %s %s: %s", spec.name, key, req.path, ex.path, exc)
+    return out
+
+
+def _json_get(body: Any, path: str) -> Any:
+    if path == "$":
+        return body
+    for part in path.split("."):
+        if isinstance(body, dict) and part in body:
+            body = body[part]
+        elif isinstance(body, list) and part.isdigit() and int(part) < len(body):
+            body = body[int(part)]
+        else:
+            raise _Miss(f"{part!r} not found")
+    return body
+
+
+def _extract(key: str, ex: Extraction, body: Any) -> Any:
+    raw = _json_get(body, ex.path)
+    if ex.map is not None:
+        mapped = {k.casefold(): v for k, v in ex.map.items()}
+        if map_key(raw).casefold() not in mapped:
+            raise _Miss(f"value {map_key(raw)[:40]!r} is not in the map")
+        raw = mapped[map_key(raw).casefold()]
+    if ex.scale is not None:
+        raw = ex.scale.to_normal(_number(raw))
+    return _coerce(STATE_KEYS[key], raw)
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise _Miss(f"{type(raw).__name__} is not a number")
+    try:
+        return float(raw)
+    except ValueError:
+        raise _Miss(f"{raw[:40]!r} is not a number") from None
+
+
+_TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
+
+
+def _coerce(kind: str, raw: Any) -> Any:
+    if kind == "bool":
+        text = map_key(raw).strip().lower() if isinstance(raw, bool | int | float | str) else ""
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise _Miss(f"{str(raw)[:40]!r} is not a boolean")
+    if kind == "percent":
+        value = round(_number(raw))
+        if not 0 <= value <= 100:
+            raise _Miss(f"{value} is outside 0-100")
+        return value
+    if kind == "float":
+        return round(_number(raw), 2)
+    if kind == "rgb":
+        if isinstance(raw, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", raw):
+            raw = [int(raw.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+        if (isinstance(raw, list) and len(raw) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in raw)):
+            return list(raw)
+        raise _Miss("not [r, g, b] with 0-255 values")
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool) or str(raw) == "":
+        raise _Miss("not a non-empty string")
+    text = str(raw)
+    if kind == "playback":
+        text = text.lower()
+        if text not in ("playing", "paused", "stopped"):
+            raise _Miss(f"{text[:40]!r} is not playing, paused or stopped")
+    return text
+
+
+def spec_matches(spec: AdapterSpec, responses: dict[str, Any]) -> bool:
+    """Whether recorded JSON answers (keyed by path) satisfy the spec's `match`; False without one."""
+    if spec.match is None or spec.match.path not in responses:
+        return False
+    try:
+        return all(_json_get(responses[spec.match.path], p) == v for p, v in spec.match.fields.items())
+    except _Miss:
+        return False

@@ -1,0 +1,187 @@
+"""The generic HTTP driver: runs declarative adapter specs against JSON devices over one httpx client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from devices.adapters.spec import (
+    AdapterSpec,
+    RenderedRequest,
+    builtin_specs,
+    extract_state,
+    render_request,
+    spec_matches,
+)
+from devices.errors import (
+    AdapterSpecError,
+    DeviceTimeout,
+    DeviceUnavailable,
+    InvalidArgument,
+)
+from devices.models import Device
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 3.0
+MAX_RESPONSE_BYTES = 1 << 20
+INFO_PATH = "/api/info"
+
+
+def untrusted_text(value: Any, limit: int = 160) -> str:
+    """Device-supplied text made safe to quote: printable characters only, one line, at most `limit` long."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_text(body: bytes) -> str:
+    """The device's own error message from a JSON `error`/`message`/`detail` field, else the raw text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return untrusted_text(body.decode("utf-8", "replace"))
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return untrusted_text(data[key])
+    return untrusted_text(data)
+
+
+def _client(timeout: float) -> httpx.AsyncClient:
+    # No proxies from the environment, no redirects: an adapter talks to its device and nothing else.
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), trust_env=False, follow_redirects=False,
+                             headers={"User-Agent": "homeclaw"})
+
+
+async def _fetch(client: httpx.AsyncClient, label: str, address: str, req: RenderedRequest,
+                 command: str | None = None) -> bytes:
+    """Send one request and return the body of a 2xx answer; every failure becomes a devices error.
+
+    `command` names the vocabulary command for a state-changing request (a 4xx is then InvalidArgument);
+    None means a read (a 4xx means the adapter does not fit the device: DeviceUnavailable)."""
+    url = f"http://{address}{req.path}"
+    try:
+        async with client.stream(req.method, url, json=req.json, params=req.params, data=req.data) as resp:
+            body = bytearray()
+            async for chunk in resp.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise DeviceUnavailable(f"{label} sent an answer larger than {MAX_RESPONSE_BYTES} bytes")
+            status = resp.status_code
+    except httpx.TimeoutException:
+        raise DeviceTimeout(f"{label} did not answer within {client.timeout.read:g} s") from None
+    except httpx.ConnectError:
+        raise DeviceUnavailable(f"{label} is not reachable at {address}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise DeviceUnavailable(f"{label} broke off the connection ({exc.__class__.__name__})") from None
+    log.debug("%s %s %s -> %s", label, req.method, req.path, status)
+    if status < 300:
+        return bytes(body)
+    what = command.replace("_", " ") if command else f"the read of {req.path}"
+    if 400 <= status < 500 and status not in (408, 429) and command:
+        raise InvalidArgument(f'{label} refused to {what}: "{_error_text(bytes(body))}"')
+    if 300 <= status < 400:
+        raise DeviceUnavailable(f"{label} answered {what} with a redirect (HTTP {status}); not followed")
+    raise DeviceUnavailable(f'{label} failed {what} (HTTP {status}): "{_error_text(bytes(body))}"')
+
+
+def _decode(label: str, path: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise DeviceUnavailable(f"{label} answered {path} with something that is not JSON") from None
+
+
+class HttpDriver:
+    """Drives devices whose `adapter` names a declarative spec; one shared httpx client, bounded timeouts."""
+
+    name = "http"
+
+    def __init__(self, specs: dict[str, AdapterSpec] | None = None, *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._specs = dict(specs) if specs is not None else builtin_specs()
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def specs(self) -> dict[str, AdapterSpec]:
+        return dict(self._specs)
+
+    def add_spec(self, spec: AdapterSpec) -> None:
+        """Register (or replace, e.g. by a newer version) the spec under its name."""
+        self._specs[spec.name] = spec
+
+    def spec_for(self, device: Device) -> AdapterSpec:
+        spec = self._specs.get(device.adapter or "")
+        if spec is None:
+            raise DeviceUnavailable(f"{device.name} has no usable adapter ({device.adapter or 'none set'})")
+        return spec
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:  # created inside the running loop, on first use
+            self._client = _client(self._timeout)
+        return self._client
+
+    async def execute(self, device: Device, command: str, args: dict[str, Any]) -> None:
+        req = render_request(self.spec_for(device), command, args)
+        log.info("%s: %s %s", device.id, command, args or "")
+        await _fetch(self._http(), device.name, device.address, req, command=command)
+
+    async def state(self, device: Device) -> dict[str, Any]:
+        spec = self.spec_for(device)
+
+        async def read(req: RenderedRequest) -> tuple[str, Any]:
+            body = await _fetch(self._http(), device.name, device.address, req)
+            return req.path, _decode(device.name, req.path, body)
+
+        reads = (RenderedRequest(r.method, r.path, r.json_body, r.query, r.form) for r in spec.state)
+        responses = dict(await asyncio.gather(*(read(req) for req in reads)))
+        state = extract_state(spec, responses)
+        state.setdefault("available", True)
+        return state
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
+def device_from_info(info: dict[str, Any], address: str, spec: AdapterSpec, room: str | None,
+                     name: str | None = None) -> Device:
+    """Build the Device for an HTTP device from its `/api/info` answer (pure). Raises DeviceUnavailable if
+    the answer carries neither a serial nor a MAC."""
+    if not isinstance(info, dict):
+        raise DeviceUnavailable(f"{address} answered {INFO_PATH} with something that is not a JSON object")
+    fields = {k: untrusted_text(v, 64) for k in ("model", "serial", "mac", "name", "firmware")
+              if isinstance(v := info.get(k), str | int) and not isinstance(v, bool) and str(v).strip()}
+    if "serial" in fields:
+        device_id = f"serial:{fields['serial']}"
+    elif "mac" in fields:
+        device_id = f"mac:{fields['mac'].lower()}"
+    else:
+        raise DeviceUnavailable(f"{address} reports neither a serial nor a MAC at {INFO_PATH}")
+    if spec.match is not None and spec.match.path == INFO_PATH and not spec_matches(spec, {INFO_PATH: info}):
+        log.warning("%s at %s does not match adapter %s", device_id, address, spec.name)
+    return Device(
+        id=device_id, name=name or fields.get("name") or fields.get("model") or spec.name, kind=spec.kind,
+        room=room, capabilities=frozenset(str(c) for c in spec.capabilities), driver=HttpDriver.name,
+        address=address, adapter=spec.name,
+        attrs={k: v for k, v in fields.items() if k in ("model", "serial", "mac", "firmware")},
+    )
+
+
+async def http_device_from_info(address: str, spec_name: str, room: str | None, name: str | None = None,
+                                *, specs: dict[str, AdapterSpec] | None = None,
+                                timeout: float = DEFAULT_TIMEOUT) -> Device:
+    """Read `GET /api/info` at host:port and build its Device (id "serial:…" or "mac:…", driver "http")."""
+    spec = (specs if specs is not None else builtin_specs()).get(spec_name)
+    if spec is None:
+        raise AdapterSpecError(f"no adapter spec named {spec_name!r}")
+    async with _client(timeout) as client:
+        body = await _fetch(client, address, address, RenderedRequest("GET", INFO_PATH))
+    return device_from_info(_decode(address, INFO_PATH, body), address, spec, room, name)
