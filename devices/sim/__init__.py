@@ -1,0 +1,1 @@
+"""The simulated home: devices that speak the real protocols on loopback."""

@@ -1,0 +1,146 @@
+"""A whole simulated home from a YAML description: Sonos players and HTTP devices on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import random
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from devices.adapters.spec import builtin_specs
+from devices.drivers.http import device_from_info
+from devices.drivers.sonos import describe
+from devices.errors import DeviceError
+from devices.models import Device
+from devices.sim.http_devices import SimGarage, SimHttpDevice, SimLight, SimLock, SimShade, SimThermostat
+from devices.sim.sonos import SonosHousehold, SonosSimPlayer
+
+log = logging.getLogger(__name__)
+
+HTTP_SIMS: dict[str, tuple[type[SimHttpDevice], str]] = {
+    "light": (SimLight, "claw-sim-light"),
+    "thermostat": (SimThermostat, "claw-sim-thermostat"),
+    "shade": (SimShade, "claw-sim-shade"),
+    "lock": (SimLock, "claw-sim-lock"),
+    "garage": (SimGarage, "claw-sim-garage"),
+}
+
+
+class SimHomeError(DeviceError):
+    """The home description is invalid or a simulated device could not start."""
+
+
+class SimDeviceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["sonos", "light", "thermostat", "shade", "lock", "garage"]
+    name: str = Field(min_length=1, max_length=64)
+    room: str | None = Field(None, max_length=64)
+    aliases: list[str] = []
+    state: dict[str, Any] | None = None
+    favorites: list[dict[str, str]] | None = None
+
+
+class SimHomeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "Simulated home"
+    devices: list[SimDeviceSpec] = Field(min_length=1)
+
+
+def random_loopback_base() -> str:
+    """A random 127.a.b.2 so that several simulated homes (tests, `claw ask --demo`) never collide."""
+    return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.2"
+
+
+def _stable_uuid(name: str) -> str:
+    return "RINCON_" + hashlib.sha1(name.encode()).hexdigest()[:12].upper() + "01400"
+
+
+@dataclass
+class SimHome:
+    """Starts every simulated device of a home; `start()` returns the Devices the claw should know."""
+
+    spec: SimHomeSpec
+    ip_base: str = "127.0.0.2"
+    sonos: list[SonosSimPlayer] = field(default_factory=list)
+    http: dict[str, SimHttpDevice] = field(default_factory=dict)  # by device name
+    devices: list[Device] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, ip_base: str = "127.0.0.2") -> SimHome:
+        try:
+            if path is None:
+                text = resources.files("devices.sim").joinpath("default_home.yaml").read_text(encoding="utf-8")
+            else:
+                text = Path(path).read_text(encoding="utf-8")
+            spec = SimHomeSpec.model_validate(yaml.safe_load(text))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SimHomeError(f"cannot read the home file {path}: {exc}") from exc
+        except ValidationError as exc:
+            raise SimHomeError(f"the home file {path or 'default'} is invalid: {exc}") from exc
+        return cls(spec=spec, ip_base=ip_base)
+
+    def start(self) -> list[Device]:
+        """Start all simulators (blocking); on any failure stop those already started."""
+        try:
+            self._start()
+        except Exception as exc:
+            self.stop()
+            if isinstance(exc, SimHomeError):
+                raise
+            raise SimHomeError(f"the simulated home could not start: {exc}") from exc
+        return self.devices
+
+    def _start(self) -> None:
+        household = SonosHousehold()
+        ip = ipaddress.IPv4Address(self.ip_base)
+        specs = builtin_specs()
+        for item in self.spec.devices:
+            if item.type == "sonos":
+                player = SonosSimPlayer(str(ip), 1400, name=item.name, room=item.room,
+                                        uuid=_stable_uuid(item.name), favorites=item.favorites,
+                                        household=household)
+                ip += 1
+                self.sonos.append(player.start())
+                device = describe(player.address, room=item.room)
+            else:
+                cls, spec_name = HTTP_SIMS[item.type]
+                sim = cls(host=self.ip_base, port=0, name=item.name, state=item.state)
+                self.http[item.name] = sim.start()
+                device = device_from_info(sim.info, sim.address, specs[spec_name], item.room, item.name)
+            if item.aliases:
+                device = Device(**{**device.__dict__, "aliases": tuple(dict.fromkeys(
+                    (*device.aliases, *item.aliases)))})
+            self.devices.append(device)
+
+    def stop(self) -> None:
+        for player in self.sonos:
+            player.stop()
+        for sim in self.http.values():
+            sim.stop()
+
+    def __enter__(self) -> SimHome:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def sim(self, name: str) -> SonosSimPlayer | SimHttpDevice:
+        """The simulator behind a device name (tests read its state and command log)."""
+        if name in self.http:
+            return self.http[name]
+        for player in self.sonos:
+            if player.name == name:
+                return player
+        raise KeyError(name)
+
+    def physical_commands(self) -> int:
+        """How many state-changing requests all simulators received."""
+        return sum(len(p.commands) for p in self.sonos) + sum(len(s.commands) for s in self.http.values())
