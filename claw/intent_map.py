@@ -1,0 +1,467 @@
+"""Pure mapping from a recognised Home Assistant intent (name + slots) and the devices to a Plan."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from devices.commands import COMMANDS, validate
+from devices.errors import DeviceError, InvalidArgument
+from devices.models import Device, Kind
+from devices.registry import normalize_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One vocabulary command (devices.commands.COMMANDS) for one device."""
+
+    device_id: str
+    command: str
+    args: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question about device state. `what`: "state", "temperature" or "volume_relative".
+
+    `expect` is the state asked about ("on", "off", "locked", "unlocked", "open", "closed", ...) and
+    `mode` how to answer: "one" (describe), "one_yesno", "any", "all", "which", "how_many".
+    For "volume_relative" the agent reads the speakers' states and calls resolve_relative(plan, states).
+    """
+
+    device_ids: tuple[str, ...]
+    what: str
+    expect: str | None = None
+    mode: str = "one"
+
+
+@dataclass(frozen=True)
+class MemoryOp:
+    """One of the claw's own memory intents: op is "remember", "recall" or "forget"."""
+
+    op: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the local tier will do for one sentence; `problem` is an owner-facing reason it cannot."""
+
+    intent: str
+    steps: tuple[Step, ...] = ()
+    query: Query | None = None
+    memory: MemoryOp | None = None
+    problem: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+DOMAIN_BY_KIND: dict[Kind, str] = {
+    Kind.LIGHT: "light", Kind.SPEAKER: "media_player", Kind.CLIMATE: "climate", Kind.COVER: "cover",
+    Kind.GARAGE: "cover", Kind.LOCK: "lock", Kind.HEATER: "switch", Kind.SWITCH: "switch",
+    Kind.SENSOR: "sensor", Kind.CAMERA: "camera", Kind.OTHER: "other",
+}
+NOUN_BY_DOMAIN = {"light": "light", "media_player": "speaker", "climate": "thermostat", "cover": "cover",
+                  "lock": "lock", "switch": "switch", "fan": "fan", "sensor": "sensor", "camera": "camera"}
+SWITCHABLE = frozenset({"light", "switch", "fan", "media_player", "climate", "cover", "lock"})
+_COVER_FAMILIES = ({"awning", "blind", "curtain", "shade", "shutter", "window"}, {"door", "garage", "gate"})
+_COVER_CLASSES = frozenset().union(*_COVER_FAMILIES)
+
+COLORS: dict[str, tuple[int, int, int]] = {
+    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "orange": (255, 165, 0),
+    "yellow": (255, 255, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "purple": (160, 32, 240),
+    "brown": (165, 42, 42), "pink": (255, 192, 203), "turquoise": (64, 224, 208), "cyan": (0, 255, 255),
+    "magenta": (255, 0, 255), "violet": (238, 130, 238), "indigo": (75, 0, 130), "gold": (255, 215, 0),
+    "teal": (0, 128, 128), "lime": (50, 205, 50), "amber": (255, 191, 0), "lavender": (230, 230, 250),
+}
+_PLAY_FILLER = frozenset({"my", "our", "the", "some", "a", "an", "favourite", "favorite", "favourites",
+                          "favorites", "fave", "fav", "playlist", "station", "please"})
+
+
+# ---- device helpers (also used by claw.intents and claw.replies) -------------------------------
+def domain_of(device: Device) -> str:
+    return DOMAIN_BY_KIND.get(device.kind, "other")
+
+
+def label(device: Device) -> str:
+    """How a device is called in replies: its name, plus "speaker" for speakers named after a room."""
+    if device.kind == Kind.SPEAKER and "speaker" not in device.name.lower():
+        return f"{device.name} speaker"
+    return device.name
+
+
+def spoken_names(device: Device) -> tuple[str, ...]:
+    """Every name the owner may use for a device: name, aliases and "<name> speaker" for speakers."""
+    out: dict[str, str] = {}
+    for name in (*device.names(), label(device)):
+        if name.strip():
+            out.setdefault(normalize_name(name), name)
+    return tuple(out.values())
+
+
+def cover_class(device: Device) -> str | None:
+    """The Home Assistant cover device class a cover/garage/lock answers to ("shade", "garage", ...)."""
+    if device.kind == Kind.GARAGE:
+        return "garage"
+    if device.kind != Kind.COVER:
+        return None
+    declared = str(device.attrs.get("device_class") or "").lower()
+    if declared in _COVER_CLASSES:
+        return declared
+    for name in device.names():
+        for word in normalize_name(name).split():
+            if word.rstrip("s") in _COVER_CLASSES:
+                return word.rstrip("s")
+    return "shade"
+
+
+def _class_matches(device: Device, wanted: str | None) -> bool:
+    if wanted is None:
+        return True
+    have = cover_class(device)
+    if have is None:
+        return False
+    return have == wanted or any(have in fam and wanted in fam for fam in _COVER_FAMILIES)
+
+
+def kelvin_to_rgb(kelvin: float) -> list[int]:
+    """Approximate an RGB colour for a white colour temperature (Tanner Helland's fit)."""
+    t = max(1000.0, min(40000.0, float(kelvin))) / 100.0
+    if t <= 66:
+        r, g = 255.0, 99.4708025861 * math.log(t) - 161.1195681661
+        b = 0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307
+    else:
+        r = 329.698727446 * (t - 60) ** -0.1332047592
+        g = 288.1221695283 * (t - 60) ** -0.0755148492
+        b = 255.0
+    return [int(max(0, min(255, round(v)))) for v in (r, g, b)]
+
+
+def clean_search(text: str) -> str:
+    """Turn "my jazz favourite" / "some jazz playlist" into the favourite's name ("jazz")."""
+    words = [w for w in re.sub(r"[^\w\s'&-]", " ", text).split()]
+    kept = [w for w in words if w.lower() not in _PLAY_FILLER]
+    if len(kept) > 1 and kept[-1].lower() == "music":
+        kept = kept[:-1]
+    return " ".join(kept)
+
+
+def _join(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _noun(domains: Iterable[str], device_class: str | None = None) -> str:
+    if device_class:
+        return "garage door" if device_class == "garage" else device_class
+    nouns = sorted({NOUN_BY_DOMAIN.get(d, "device") for d in domains})
+    return nouns[0] if len(nouns) == 1 else "device"
+
+
+def _plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("s", "sh", "ch")) else "s")
+
+
+# ---- target resolution -------------------------------------------------------------------------
+@dataclass
+class _Scope:
+    devices: list[Device]
+    problem: str | None = None
+
+
+def _in_room(device: Device, area: str) -> bool:
+    return bool(device.room) and normalize_name(device.room or "") == normalize_name(area)
+
+
+def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[str] | set[str],
+             *, default_area: str | None, one_at_home: bool, verb: str, plural: bool = False) -> _Scope:
+    name, area = slots.get("name"), slots.get("area")
+    device_class = slots.get("device_class")
+    noun = _noun(domains, device_class)
+    none = f"There are no {_plural(noun)}" if plural else f"There is no {noun}"
+    if name:
+        want = normalize_name(str(name))
+        found = [d for d in devices if want in (normalize_name(n) for n in spoken_names(d))]
+        if not found:
+            return _Scope([], f"I don't know a device called “{name}”.")
+        if area:
+            found = [d for d in found if _in_room(d, area)]
+            if not found:
+                return _Scope([], f"There is no {name} in the {area}.")
+        fitting = [d for d in found if domain_of(d) in domains]
+        if not fitting:
+            return _Scope([], f"The {label(found[0])} can't {verb}.")
+        if len(fitting) > 1 and slots.get("name_domain"):
+            fitting = [d for d in fitting if domain_of(d) == slots["name_domain"]] or fitting
+        if len(fitting) > 1 and default_area:
+            fitting = [d for d in fitting if _in_room(d, default_area)] or fitting
+        if len(fitting) > 1:
+            return _Scope([], f"More than one device is called “{name}”: which one do you mean, "
+                              f"{_join([f'the one in the {d.room}' for d in fitting])}?")
+        return _Scope(fitting)
+    candidates = [d for d in devices if domain_of(d) in domains and _class_matches(d, device_class)]
+    if not area and default_area:  # the room the owner is in, if it has any; else the whole home
+        here = [d for d in candidates if _in_room(d, default_area)]
+        if here:
+            return _Scope(here)
+    if area:
+        here = [d for d in candidates if _in_room(d, area)]
+        if not here:
+            return _Scope([], f"{none} in the {area}.")
+        return _Scope(here)
+    if not candidates:
+        return _Scope([], f"{none} in the house.")
+    if one_at_home and len(candidates) > 1:
+        return _Scope([], f"Which {noun} do you mean: {_join([label(d) for d in candidates])}?")
+    return _Scope(candidates)
+
+
+def _check_value(command: str, args: dict[str, Any], what: str, unit: str = "%") -> tuple[dict, str | None]:
+    """Validate args against the vocabulary; on a bad value return a polite problem naming the range."""
+    try:
+        return validate(command, args), None
+    except InvalidArgument:
+        arg = COMMANDS[command].args[0]
+        value = next(iter(args.values()))
+        shown = f"{value:g}" if isinstance(value, int | float) else str(value)
+        sep = " " if unit.startswith("°") else ""
+        return {}, (f"The {what} can go from {arg.low:g}{sep}{unit} to {arg.high:g}{sep}{unit}, "
+                    f"so I can't set it to {shown}{sep}{unit}.")
+
+
+def _capable(devices: list[Device], command: str) -> list[Device]:
+    cap = COMMANDS[command].capability
+    return [d for d in devices if cap in d.capabilities]
+
+
+def _steps_for(intent: str, slots: dict[str, Any], scope: _Scope, command: str, args: dict[str, Any],
+               verb: str) -> Plan:
+    if scope.problem:
+        return Plan(intent, problem=scope.problem, slots=slots)
+    able = _capable(scope.devices, command)
+    if not able:
+        who = _join([label(d) for d in scope.devices])
+        return Plan(intent, problem=f"The {who} can't {verb}.", slots=slots)
+    return Plan(intent, steps=tuple(Step(d.id, command, dict(args)) for d in able), slots=slots)
+
+
+def _act(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None,
+         domains: set[str], command: str, args: dict[str, Any], verb: str, *, one_at_home: bool = True,
+         checked: str | None = None, unit: str = "%") -> Plan:
+    """Check the value (when `checked` names it), resolve the targets and emit one step per capable one."""
+    if checked:
+        args, problem = _check_value(command, args, checked, unit)
+        if problem:
+            return Plan(intent, problem=problem, slots=slots)
+    scope = _resolve(slots, devices, domains, default_area=default_area, one_at_home=one_at_home, verb=verb)
+    return _steps_for(intent, slots, scope, command, args, verb)
+
+
+# ---- intent handlers ---------------------------------------------------------------------------
+Handler = Callable[[str, dict[str, Any], list[Device], str | None], Plan]
+
+
+def _power_command(device: Device, on: bool, hvac_mode: str | None = None) -> tuple[str, dict] | None:
+    """On/off in the device's own terms: lock/unlock, open/close, play/pause, an HVAC mode, or power."""
+    caps = device.capabilities
+    if device.kind == Kind.LOCK or ("lock" in caps and "power" not in caps):
+        return ("lock" if on else "unlock", {}) if "lock" in caps else None
+    if "cover" in caps and "power" not in caps:
+        return ("open" if on else "close", {})
+    if "climate" in caps and (device.kind == Kind.CLIMATE or "power" not in caps):
+        return ("set_hvac_mode", {"mode": (hvac_mode or "auto") if on else "off"})
+    if "power" in caps:
+        return ("turn_on" if on else "turn_off", {})
+    if "media" in caps:
+        return ("play" if on else "pause", {})
+    return None
+
+
+def _turn(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    """Switch on/off by name, area + domain, device class, or the whole home. Across the whole home
+    the safe direction (off, lock, close) applies to every device; the other asks which one."""
+    on = intent == "HassTurnOn"
+    domain = slots.get("domain")
+    domains = {domain} if domain else SWITCHABLE
+    verb = "be switched " + ("on" if on else "off")
+    one_at_home = on != (domain == "lock")
+    if slots.get("response") == "light_all" or slots.get("all"):  # "all the lights": not just this room's
+        default_area, one_at_home = None, False
+    scope = _resolve(slots, devices, domains, default_area=default_area, one_at_home=one_at_home, verb=verb)
+    if scope.problem:
+        return Plan(intent, problem=scope.problem, slots=slots)
+    commands = [(d, _power_command(d, on, slots.get("hvac_mode"))) for d in scope.devices]
+    steps = [Step(d.id, cmd[0], cmd[1]) for d, cmd in commands if cmd is not None]
+    if not steps:
+        return Plan(intent, problem=f"The {_join([label(d) for d in scope.devices])} can't {verb}.",
+                    slots=slots)
+    return Plan(intent, steps=tuple(steps), slots=slots)
+
+
+def _light_set(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    act = (intent, slots, devices, default_area, {"light"})
+    if "brightness" in slots:
+        return _act(*act, "set_brightness", {"brightness": slots["brightness"]}, "be dimmed",
+                    one_at_home=False, checked="brightness")
+    if "color" in slots:
+        rgb = COLORS.get(str(slots["color"]).lower())
+        if rgb is None:
+            return Plan(intent, problem=f"I don't know the colour {slots['color']}.", slots=slots)
+        return _act(*act, "set_color", {"rgb": list(rgb)}, "change colour", one_at_home=False)
+    if "temperature" in slots:  # colour temperature in kelvin: approximated as an RGB white
+        return _act(*act, "set_color", {"rgb": kelvin_to_rgb(slots["temperature"])}, "change colour",
+                    one_at_home=False)
+    return Plan(intent, problem="I'm not sure what to set the light to.", slots=slots)
+
+
+def _climate_set(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    return _act(intent, slots, devices, default_area, {"climate"}, "set_temperature",
+                {"temperature": slots.get("temperature")}, "set a temperature", checked="temperature",
+                unit="°C")
+
+
+def _climate_get(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    """Thermostats by name, in the area, or all of them. An area without a thermostat falls back to
+    temperature-capable sensors there; with neither, a problem that names where the thermostats are
+    (the reading of another room's thermostat is not passed off as this room's)."""
+    scope = _resolve(slots, devices, {"climate"}, default_area=default_area, one_at_home=False,
+                     verb="report a temperature")
+    if scope.problem and slots.get("area") and not slots.get("name"):
+        sensors = [d for d in devices if d.kind == Kind.SENSOR and _in_room(d, slots["area"])]
+        if sensors:
+            scope = _Scope(sensors)
+        else:
+            elsewhere = [d for d in devices if domain_of(d) == "climate"]
+            hint = (f" The only thermostat is the {label(elsewhere[0])}." if len(elsewhere) == 1 else
+                    f" There are thermostats: {_join([label(d) for d in elsewhere])}." if elsewhere else "")
+            return Plan(intent, problem=f"There is no thermostat in the {slots['area']}.{hint}", slots=slots)
+    if scope.problem:
+        return Plan(intent, problem=scope.problem, slots=slots)
+    return Plan(intent, query=Query(tuple(d.id for d in scope.devices), "temperature"), slots=slots)
+
+
+def _get_state(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    domain = slots.get("domain")
+    domains = {domain} if domain else set(DOMAIN_BY_KIND.values())
+    # "are any lights on" asks about the whole home; "what's playing" first about the owner's room
+    scope = _resolve(slots, devices, domains, default_area=None if slots.get("state") else default_area,
+                     one_at_home=False, verb="report its state", plural=bool(slots.get("state")))
+    if scope.problem:
+        return Plan(intent, problem=scope.problem, slots=slots)
+    state = slots.get("state")
+    mode = str(slots.get("response") or ("one_yesno" if state and slots.get("name") else "one"))
+    if mode not in ("one", "one_yesno", "any", "all", "which", "how_many"):
+        mode = "one"
+    return Plan(intent, query=Query(tuple(d.id for d in scope.devices), "state",
+                                    expect=str(state) if state else None, mode=mode), slots=slots)
+
+
+# intent: (command, args, what it can't do, ask which speaker when the whole home is in scope)
+_MEDIA: dict[str, tuple[str, dict[str, Any], str, bool]] = {
+    "HassMediaPause": ("pause", {}, "pause", False),  # pausing or muting every speaker is harmless
+    "HassMediaUnpause": ("play", {}, "resume playback", True),
+    "HassMediaNext": ("next", {}, "skip tracks", True),
+    "HassMediaPrevious": ("previous", {}, "go back a track", True),
+    "HassMediaPlayerMute": ("set_mute", {"muted": True}, "be muted", False),
+    "HassMediaPlayerUnmute": ("set_mute", {"muted": False}, "be unmuted", True),
+}
+
+
+def _media(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    command, args, verb, ask = _MEDIA[intent]
+    return _act(intent, slots, devices, default_area, {"media_player"}, command, args, verb, one_at_home=ask)
+
+
+def _volume(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    level = slots.get("volume_level", slots.get("volume"))
+    return _act(intent, slots, devices, default_area, {"media_player"}, "set_volume", {"volume": level},
+                "change volume", checked="volume")
+
+
+def _volume_relative(intent: str, slots: dict[str, Any], devices: list[Device],
+                     default_area: str | None) -> Plan:
+    step = slots.get("volume_step", "up")
+    delta = 10 if step == "up" else -10 if step == "down" else int(step)
+    slots = {**slots, "volume_delta": delta}
+    found = _act(intent, slots, devices, default_area, {"media_player"}, "set_volume", {}, "change volume")
+    if found.problem:
+        return found
+    return Plan(intent, query=Query(tuple(s.device_id for s in found.steps), "volume_relative"), slots=slots)
+
+
+def _search_play(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    favorite = clean_search(str(slots.get("search_query") or ""))
+    slots = {**slots, "favorite": favorite}
+    if not favorite:
+        return Plan(intent, problem="Which favourite should I play?", slots=slots)
+    return _act(intent, slots, devices, default_area, {"media_player"}, "play_favorite",
+                {"favorite": favorite}, "play music")
+
+
+def _position(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    return _act(intent, slots, devices, default_area, {"cover"}, "set_position",
+                {"position": slots.get("position")}, "be set to a position", checked="position")
+
+
+def _memory(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    op = {"ClawRemember": "remember", "ClawRecall": "recall", "ClawForget": "forget"}[intent]
+    text = " ".join(str(slots.get("fact") or slots.get("topic") or "").split()).strip(" .!?")
+    if op != "recall" and not text:
+        return Plan(intent, problem=f"What should I {op}?", slots=slots)
+    return Plan(intent, memory=MemoryOp(op, text), slots=slots)
+
+
+def _plain(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    return Plan(intent, slots=slots)
+
+
+HANDLERS: dict[str, Handler] = {
+    "HassTurnOn": _turn, "HassTurnOff": _turn, "HassLightSet": _light_set,
+    "HassClimateSetTemperature": _climate_set, "HassClimateGetTemperature": _climate_get,
+    "HassGetState": _get_state, "HassMediaPause": _media, "HassMediaUnpause": _media,
+    "HassMediaNext": _media, "HassMediaPrevious": _media, "HassSetVolume": _volume,
+    "HassSetVolumeRelative": _volume_relative, "HassMediaPlayerMute": _media, "HassMediaPlayerUnmute": _media,
+    "HassMediaSearchAndPlay": _search_play, "HassSetPosition": _position, "HassNevermind": _plain,
+    "HassRespond": _plain, "ClawThanks": _plain,
+    "ClawRemember": _memory, "ClawRecall": _memory, "ClawForget": _memory,
+}
+
+
+def resolve_relative(found: Plan, states: dict[str, dict[str, Any]]) -> Plan:
+    """Turn a "volume_relative" plan plus the speakers' states into set_volume steps (clamped 0-100)."""
+    if found.query is None or found.query.what != "volume_relative":
+        return found
+    delta = int(found.slots.get("volume_delta", 0))
+    steps = tuple(Step(i, "set_volume", {"volume": max(0, min(100, int(states[i]["volume"]) + delta))})
+                  for i in found.query.device_ids if isinstance((states.get(i) or {}).get("volume"), int | float))
+    if not steps:
+        return replace(found, query=None, problem="I couldn't read the current volume, so I left it alone.")
+    return replace(found, steps=steps, query=None)
+
+
+def plan(intent_name: str, slots: dict[str, Any], devices: list[Device],
+         default_area: str | None = None) -> Plan:
+    """Map a recognised intent and its slots onto vocabulary steps, a state query or a memory op.
+
+    Slots follow Home Assistant's sentences (name, area, domain, device_class, brightness, color,
+    temperature, position, volume_level, volume_step, search_query, state, response) plus the claw's
+    fact/topic and `name_domain` (the domain the matched name was tagged with). Without name or area the
+    whole home is in scope: queries cover every matching device, a change that would hit several
+    devices asks which one (except switching off, pausing and muting, which apply to all).
+    """
+    handler = HANDLERS.get(intent_name)
+    slots = {k: v for k, v in slots.items() if v is not None and v != ""}
+    if handler is None:
+        return Plan(intent_name, problem="I understood that, but I can't do it on my own yet.", slots=slots)
+    try:
+        return handler(intent_name, slots, devices, default_area)
+    except (DeviceError, ValueError, TypeError) as exc:  # a slot of an unexpected shape
+        log.warning("could not map %s %s: %s", intent_name, slots, exc)
+        return Plan(intent_name, problem="I understood that, but something in it did not make sense to me.",
+                    slots=slots)
