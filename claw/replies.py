@@ -364,6 +364,7 @@ def declined_reply(summary: str, voice: Voice) -> str:
 
 def soul_edit_prompt(summary: str, diff: str, ttl: float, voice: Voice) -> str:
     """Show a proposed soul.md change and ask for YES/NO."""
+    summary = summary.rstrip(". ")
     shown = f"\n{diff.strip()}\n" if diff.strip() else " "
     if voice.formal:
         return (f"I propose to change soul.md: {summary}.{shown}Please reply YES within {_within(ttl)} "

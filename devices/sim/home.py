@@ -115,8 +115,8 @@ class SimHome:
                 self.http[item.name] = sim.start()
                 device = device_from_info(sim.info, sim.address, specs[spec_name], item.room, item.name)
             if item.aliases:
-                device = Device(**{**device.__dict__, "aliases": tuple(dict.fromkeys(
-                    (*device.aliases, *item.aliases)))})
+                merged = {a.lower(): a for a in reversed((*item.aliases, *device.aliases))}
+                device = Device(**{**device.__dict__, "aliases": tuple(reversed(merged.values()))})
             self.devices.append(device)
 
     def stop(self) -> None:

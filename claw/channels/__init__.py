@@ -1,0 +1,1 @@
+"""Channels: how messages reach the claw and how replies leave it (console, web, later WhatsApp)."""

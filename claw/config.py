@@ -1,0 +1,173 @@
+"""Settings: CLAW_* environment, .env, an optional claw.toml, and the data dir (CLAW_DATA_DIR)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from claw.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "homeclaw"
+
+
+def config_file() -> Path:
+    """The claw.toml in use: CLAW_CONFIG, else ./claw.toml, else <data dir>/claw.toml."""
+    if env := os.environ.get("CLAW_CONFIG"):
+        return Path(env)
+    local = Path("claw.toml")
+    if local.exists():
+        return local
+    data_dir = Path(os.environ.get("CLAW_DATA_DIR") or default_data_dir())
+    return data_dir / "claw.toml"
+
+
+class LLMSettings(BaseModel):
+    """Any OpenAI-compatible endpoint: OpenAI, Ollama, llama.cpp server, vLLM."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    max_steps: int = Field(6, ge=1, le=20)
+    max_seconds: float = Field(60.0, gt=0, le=600)
+    timeout: float = Field(30.0, gt=0, le=300)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    token: SecretStr | None = None  # generated into the data dir when not set
+
+
+class SafetySettings(BaseModel):
+    """Limits the policy layer enforces: outside them an action needs the owner's confirmation."""
+
+    confirm_seconds: float = Field(120.0, gt=0)
+    hvac_min: float = 16.0
+    hvac_max: float = 26.0
+
+
+class Settings(BaseSettings):
+    """All of homeclaw's configuration; secrets have no defaults and print as '**********'."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLAW_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    soul_path: Path | None = None
+    devices_file: Path | None = None  # YAML list of devices to load at start (besides the stored ones)
+    default_area: str | None = None  # room assumed when a sentence names none
+    owner: str = "console"  # the console/web owner identity
+    device_timeout: float = Field(5.0, gt=0, le=60)
+    log_level: str = "INFO"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+
+    # derived paths --------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "claw.db"
+
+    @property
+    def soul_file(self) -> Path:
+        return self.soul_path or self.data_dir / "soul.md"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def web_token(self) -> str:
+        """The web UI token: configured, or generated once into <data dir>/web_token (mode 0600)."""
+        if self.web.token is not None:
+            return self.web.token.get_secret_value()
+        path = self.ensure_data_dir() / "web_token"
+        if path.exists():
+            token = path.read_text().strip()
+            if token:
+                return token
+        token = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        return token
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError or a broken claw.toml
+        raise ConfigError(f"invalid configuration ({config_file()}): {exc}") from exc
+
+
+CONFIG_TEMPLATE = """\
+# homeclaw configuration. Every key can also be set in the environment as CLAW_<KEY>
+# (nested keys: CLAW_LLM__BASE_URL, CLAW_WEB__PORT, ...) or in a .env file.
+
+# Where the database, the runtime soul.md and tokens live (env: CLAW_DATA_DIR).
+# data_dir = "{data_dir}"
+
+# Room assumed when a sentence names none ("turn on the light").
+# default_area = "living room"
+
+# Seconds a device may take before the claw gives up and says so.
+device_timeout = 5.0
+
+# A YAML list of devices to load at start (id, name, kind, room, capabilities, driver, address, adapter).
+# devices_file = "/etc/homeclaw/devices.yaml"
+
+[llm]
+# Any OpenAI-compatible endpoint. Leave unset to use the local intent tier alone.
+# OpenAI:     base_url = "https://api.openai.com/v1", model = "gpt-4o-mini", api_key = "sk-..."
+# Ollama:     base_url = "http://127.0.0.1:11434/v1", model = "qwen2.5:7b"
+# llama.cpp:  base_url = "http://127.0.0.1:8080/v1",  model = "local"
+# base_url = ""
+# model = ""
+# api_key = ""   # secret: no default, never logged
+max_steps = 6
+max_seconds = 60
+
+[web]
+host = "127.0.0.1"   # keep it on loopback; put a reverse proxy or tunnel in front for remote use
+port = 8000
+# token = ""         # secret; generated into the data dir when unset (see `claw token`)
+
+[safety]
+confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid
+hvac_min = 16.0         # thermostat targets outside [hvac_min, hvac_max] need confirmation
+hvac_max = 26.0
+"""

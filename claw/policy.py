@@ -1,0 +1,47 @@
+"""Which physical actions are risky and need the owner's confirmation; pure rules, enforced by the agent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from claw.config import SafetySettings
+from devices.models import Device, Kind
+
+_YES = re.compile(r"^\s*(y|yes|yep|yeah|ok|okay|confirm|confirmed|do it|go ahead|sure)\b[\s.!]*$", re.I)
+_NO = re.compile(r"^\s*(n|no|nope|cancel|stop|don'?t|abort|never ?mind)\b[\s.!]*$", re.I)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Why an action needs confirmation, phrased as what will happen ("unlock the front door")."""
+
+    what: str
+    reason: str
+
+
+def assess(device: Device, command: str, args: dict[str, Any], safety: SafetySettings) -> Risk | None:
+    """The risk of one command on one device, or None when it may run without asking."""
+    name = device.name
+    if device.kind == Kind.LOCK and command == "unlock":
+        return Risk(f"unlock the {name}", "unlocking a door")
+    if device.kind == Kind.GARAGE and command in ("open", "close", "set_position"):
+        verb = {"open": "open", "close": "close"}.get(command, "move")
+        return Risk(f"{verb} the {name}", "moving a garage door")
+    if device.kind == Kind.HEATER and command in ("turn_on", "set_temperature"):
+        return Risk(f"switch on the {name}", "running a heater")
+    if command == "set_temperature":
+        t = float(args["temperature"])
+        if not safety.hvac_min <= t <= safety.hvac_max:
+            return Risk(f"set the {name} to {t:g} °C",
+                        f"outside the safe range {safety.hvac_min:g}–{safety.hvac_max:g} °C")
+    return None
+
+
+def is_yes(text: str) -> bool:
+    return bool(_YES.match(text))
+
+
+def is_no(text: str) -> bool:
+    return bool(_NO.match(text))

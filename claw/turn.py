@@ -1,0 +1,170 @@
+"""What one turn does: confirmations, soul edits, the local intent tier, then the LLM tier."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from claw import replies
+from claw.actions import Actuator, Outcome, TurnContext
+from claw.config import Settings
+from claw.context import build_messages
+from claw.errors import LLMError
+from claw.events import TurnResult, Voice
+from claw.intent_map import Plan, Step, resolve_relative
+from claw.intents import IntentEngine
+from claw.llm import LLMClient
+from claw.policy import is_no, is_yes
+from claw.soul import SoulManager
+from claw.soul_edit import is_soul_edit_request, propose_edit, propose_edit_with_llm
+from claw.tools.home import home_tools
+from devices.registry import Registry
+from memory.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class TurnHandler:
+    """Turns one stored inbound row into a TurnResult. Owns no queueing: see claw.agent."""
+
+    def __init__(self, *, store: Store, registry: Registry, intents: IntentEngine, soul: SoulManager,
+                 llm: LLMClient | None, settings: Settings) -> None:
+        self.store = store
+        self.registry = registry
+        self.intents = intents
+        self.soul = soul
+        self.llm = llm
+        self.settings = settings
+        self.actuator = Actuator(store, registry, settings.safety)
+
+    async def handle(self, row: dict[str, Any]) -> TurnResult:
+        ctx = TurnContext(inbox_id=row["id"], sender=row["sender"], channel=row["channel"],
+                          text=(row["text"] or "").strip())
+        voice = self.soul.current().voice
+        if not ctx.text:
+            return TurnResult(reply=replies.greeting(voice), tier="intent")
+        pending = self.store.confirmation_pending(ctx.sender, time.time())
+        if pending and (is_yes(ctx.text) or is_no(ctx.text)):
+            return await self._answer_confirmation(ctx, pending, voice)
+        if is_soul_edit_request(ctx.text):
+            result = await self._soul_edit(ctx, voice)
+            if result is not None:
+                return result
+        plan = self.intents.parse(ctx.text, self.settings.default_area)
+        if plan is not None:
+            return await self._local(ctx, plan, voice)
+        if self.llm is not None:
+            return await self._llm(ctx, voice)
+        return TurnResult(reply=replies.cannot_reply(voice, llm_available=False), tier="fallback")
+
+    # local tier -----------------------------------------------------------------------------
+    async def _local(self, ctx: TurnContext, plan: Plan, voice: Voice) -> TurnResult:
+        devices = {d.id: d for d in self.registry.all()}
+        if plan.problem:
+            return TurnResult(reply=replies.problem_reply(plan.problem, voice), tier="intent")
+        if plan.memory is not None:
+            return TurnResult(reply=self._memory(ctx, plan.memory.op, plan.memory.text, voice), tier="intent")
+        if plan.query is not None and plan.query.what == "volume_relative":
+            plan = resolve_relative(plan, await self.registry.states(plan.query.device_ids))
+            if plan.problem:
+                return TurnResult(reply=replies.problem_reply(plan.problem, voice), tier="intent")
+        if plan.query is not None:
+            states = await self.registry.states(plan.query.device_ids)
+            return TurnResult(reply=replies.state_reply(plan.query, devices, states, voice), tier="intent",
+                              states=states)
+        if not plan.steps:
+            return TurnResult(reply=replies.ack_reply(voice, plan), tier="intent")
+        steps = [(s.device_id, s.command, dict(s.args)) for s in plan.steps]
+        outcome = await self.actuator.run(ctx, steps)
+        if outcome.risks:
+            return TurnResult(reply=self._ask_confirmation(ctx, outcome, steps, voice), tier="confirm")
+        return TurnResult(reply=self._outcome_reply(plan, outcome, devices, voice), tier="intent",
+                          actions=tuple(ctx.actions))
+
+    def _outcome_reply(self, plan: Plan, outcome: Outcome, devices: dict, voice: Voice) -> str:
+        parts = []
+        if outcome.done:
+            done_ids = {a.device for a in outcome.done}
+            done_plan = Plan(intent=plan.intent, steps=tuple(s for s in plan.steps if s.device_id in done_ids),
+                             slots=plan.slots)
+            parts.append(replies.done_reply(done_plan, devices, voice))
+        parts.extend(replies.error_reply(name, error, voice) for name, error in outcome.errors)
+        return " ".join(parts)
+
+    def _memory(self, ctx: TurnContext, op: str, text: str, voice: Voice) -> str:
+        if op == "remember":
+            self.store.fact_add(text, "owner", sender=ctx.sender)
+            return replies.memory_reply("remember", [text], voice)
+        if op == "forget":
+            return replies.memory_reply("forget", self.store.fact_forget(text), voice)
+        facts = self.store.fact_search(text) if text.strip() else []
+        if not facts:
+            facts = self.store.fact_list(limit=10)
+        return replies.memory_reply("recall", [f["text"] for f in facts], voice)
+
+    # confirmations --------------------------------------------------------------------------
+    def _ask_confirmation(self, ctx: TurnContext, outcome: Outcome, steps: list, voice: Voice) -> str:
+        what = " and ".join(r.what for r in outcome.risks)
+        reasons = "; ".join(r.reason for r in outcome.risks)
+        ttl = self.settings.safety.confirm_seconds
+        self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
+        prompt = replies.confirm_prompt(what, reasons, ttl, voice)
+        ctx.confirmation = prompt
+        return prompt
+
+    async def _answer_confirmation(self, ctx: TurnContext, pending: dict, voice: Voice) -> TurnResult:
+        if is_no(ctx.text):
+            self.store.confirmation_resolve(pending["id"], "declined")
+            return TurnResult(reply=replies.declined_reply(pending["summary"], voice), tier="confirm")
+        if not self.store.confirmation_resolve(pending["id"], "confirmed"):
+            return TurnResult(reply=replies.problem_reply("That request has already expired.", voice),
+                              tier="confirm")
+        payload = pending["payload"]
+        if payload.get("kind") == "soul":
+            self.soul.write(payload["new_text"], "chat")
+            return TurnResult(reply=replies.soul_applied_reply(self.soul.current().voice), tier="confirm")
+        steps = [(d, c, a) for d, c, a in payload.get("steps", [])]
+        outcome = await self.actuator.run(ctx, steps, confirmed=True)
+        devices = {d.id: d for d in self.registry.all()}
+        plan = Plan(intent="confirmed", steps=tuple(Step(d, c, a) for d, c, a in steps))
+        return TurnResult(reply=self._outcome_reply(plan, outcome, devices, voice), tier="confirm",
+                          actions=tuple(ctx.actions))
+
+    async def _soul_edit(self, ctx: TurnContext, voice: Voice) -> TurnResult | None:
+        current = self.soul.current().text
+        edit = propose_edit(current, ctx.text, allow_note=self.llm is None)
+        if edit is None and self.llm is not None:
+            try:
+                edit = await propose_edit_with_llm(current, ctx.text, self.llm.complete)
+            except LLMError as exc:
+                log.warning("soul edit via LLM failed: %s", exc)
+        if edit is None:
+            return None
+        if not edit.changed:
+            return TurnResult(reply=edit.summary, tier="intent")
+        ttl = self.settings.safety.confirm_seconds
+        self.store.confirmation_add(ctx.sender, "edit soul.md", {"kind": "soul", "new_text": edit.new_text},
+                                    time.time() + ttl)
+        return TurnResult(reply=replies.soul_edit_prompt(edit.summary, edit.diff, ttl, voice), tier="confirm")
+
+    # LLM tier -------------------------------------------------------------------------------
+    async def _llm(self, ctx: TurnContext, voice: Voice) -> TurnResult:
+        assert self.llm is not None
+        soul = self.soul.current()
+        facts = self.store.fact_search(ctx.text)
+        history = self.store.turns_recent(ctx.sender, limit=8)
+        messages = build_messages(soul, self.registry.all(), facts, history, ctx.text)
+        tools = home_tools(ctx, self.registry, self.actuator, self.store)
+        try:
+            outcome = await self.llm.run(messages, tools, max_steps=self.settings.llm.max_steps,
+                                         max_seconds=self.settings.llm.max_seconds)
+        except LLMError as exc:
+            log.warning("LLM tier failed: %s", exc)
+            return TurnResult(reply=replies.llm_down_reply(str(exc), voice), tier="error",
+                              actions=tuple(ctx.actions))
+        text = outcome.text.strip() or replies.ack_reply(voice)
+        if ctx.confirmation and "YES" not in text:
+            text = f"{text}\n{ctx.confirmation}"
+        return TurnResult(reply=text, tier="llm", actions=tuple(ctx.actions), states=ctx.states)
+

@@ -1,0 +1,1 @@
+"""The FastAPI app: web chat, JSON API and (later) the Twilio webhooks and dashboard."""
