@@ -30,7 +30,7 @@ SENTENCES = [
     "set the bedroom light to 80%",
     "pause the living room speaker",
     "resume the living room speaker",
-    "set the volume of the kitchen speaker to 25",
+    "set the kitchen speaker volume to 25",
     "set the thermostat to 20 degrees",
     "what's the temperature in the hallway?",
     "turn on the hallway light",

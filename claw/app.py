@@ -6,15 +6,15 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from claw.agent import Agent
 from claw.channels.base import Channel, LocalChannel
-from claw.config import Settings
+from claw.config import LLMSettings, Settings
 from claw.errors import ConfigError
 from claw.intents import IntentEngine
-from claw.llm import LLMClient
 from claw.outbox import OutboxDispatcher
 from claw.soul import SoulManager
 from claw.turn import TurnHandler
@@ -24,6 +24,9 @@ from devices.drivers.sonos import SonosDriver
 from devices.models import Device
 from devices.registry import Registry
 from memory.store import Store
+
+if TYPE_CHECKING:
+    from claw.llm import LLMClient
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,16 @@ def load_devices_file(path: Path) -> list[Device]:
         return [Device.from_dict(item) for item in items]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"cannot load devices from {path}: {exc}") from exc
+
+
+def make_llm(llm: LLMSettings) -> LLMClient | None:
+    """The LLM client when one is configured; openai is imported only then (it costs ~0.5 s at start)."""
+    if not llm.enabled:
+        return None
+    from claw.llm import LLMClient
+
+    key = llm.api_key.get_secret_value() if llm.api_key else None
+    return LLMClient(llm.base_url or "", llm.model or "", key, timeout=llm.timeout)
 
 
 class Claw:
@@ -52,10 +65,7 @@ class Claw:
         self.intents = IntentEngine()
         self.registry.on_change(lambda: self.intents.set_devices(self.registry.all()))
         self.soul = SoulManager(settings.soul_file, self.store)
-        llm = settings.llm
-        self.llm = LLMClient(llm.base_url or "", llm.model or "",
-                             llm.api_key.get_secret_value() if llm.api_key else None,
-                             timeout=llm.timeout) if llm.enabled else None
+        self.llm = make_llm(settings.llm)
         self.channels: dict[str, Channel] = {"console": LocalChannel("console"), "web": LocalChannel("web")}
         self.outbox = OutboxDispatcher(self.store, self.channels)
         self.handler = TurnHandler(store=self.store, registry=self.registry, intents=self.intents,

@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
-from claw.llm import untrusted
 from claw.soul import SoulSnapshot, system_prompt_section
+from claw.untrusted import untrusted
 from devices.models import Device
 
 RULES = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claw import replies
 from claw.actions import Actuator, Outcome, TurnContext
@@ -14,13 +14,15 @@ from claw.errors import LLMError
 from claw.events import TurnResult, Voice
 from claw.intent_map import Plan, Step, resolve_relative
 from claw.intents import IntentEngine
-from claw.llm import LLMClient
 from claw.policy import is_no, is_yes
 from claw.soul import SoulManager
 from claw.soul_edit import is_soul_edit_request, propose_edit, propose_edit_with_llm
 from claw.tools.home import home_tools
 from devices.registry import Registry
 from memory.store import Store
+
+if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up time)
+    from claw.llm import LLMClient
 
 log = logging.getLogger(__name__)
 

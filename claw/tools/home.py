@@ -7,8 +7,8 @@ import time
 from typing import Literal
 
 from claw.actions import Actuator, TurnContext
-from claw.llm import untrusted
 from claw.tools.schema import Tool, make_tool
+from claw.untrusted import untrusted
 from devices.commands import COMMANDS
 from devices.errors import DeviceNotFound
 from devices.models import Device
