@@ -7,14 +7,18 @@ import json
 import logging
 import sys
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from claw.cli_soul import soul_app
 from claw.config import CONFIG_TEMPLATE, Settings, config_file, load_settings
 from claw.errors import ClawError
+from devices.errors import DeviceError
+
+T = TypeVar("T")
 
 app = typer.Typer(help="homeclaw: a home-automation agent you can text.", no_args_is_help=True,
                   add_completion=False)
@@ -27,6 +31,17 @@ def settings_or_exit(**overrides: object) -> Settings:
     except ClawError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def run_or_exit(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; a ClawError or DeviceError becomes a one-line error and exit code 2."""
+    try:
+        return asyncio.run(coro)
+    except (ClawError, DeviceError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 def setup_logging(settings: Settings, quiet: bool = False) -> None:
@@ -65,7 +80,7 @@ def run(host: Annotated[str | None, typer.Option(help="Bind address (default fro
 
     settings = settings_or_exit()
     setup_logging(settings)
-    asyncio.run(serve(settings, host=host, port=port))
+    run_or_exit(serve(settings, host=host, port=port))
 
 
 @app.command()
@@ -80,11 +95,7 @@ def demo(home: Annotated[Path | None, typer.Option(help="YAML file describing a 
     settings = settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
     setup_logging(settings, quiet=True)
     use_console = sys.stdin.isatty() if console is None else console
-    try:
-        asyncio.run(serve_demo(settings, home_file=home, port=port, console=use_console))
-    except ClawError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    run_or_exit(serve_demo(settings, home_file=home, port=port, console=use_console))
 
 
 @app.command()
@@ -98,7 +109,7 @@ def chat(demo: Annotated[bool, typer.Option("--demo", help="Start a simulated ho
     if demo:
         settings = settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
     setup_logging(settings, quiet=True)
-    asyncio.run(run_console(settings, demo=demo, home_file=home))
+    run_or_exit(run_console(settings, demo=demo, home_file=home))
 
 
 @app.command()
@@ -117,10 +128,7 @@ def ask(text: Annotated[str, typer.Argument(help="What to say to the claw.")],
         settings = settings.model_copy(update={"data_dir": Path(tmp.name)})
     setup_logging(settings, quiet=True)
     try:
-        out = asyncio.run(ask_once(settings, text, demo=demo, home_file=home))
-    except ClawError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        out = run_or_exit(ask_once(settings, text, demo=demo, home_file=home))
     finally:
         if tmp is not None:
             tmp.cleanup()

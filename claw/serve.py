@@ -17,30 +17,46 @@ from devices.sim.home import SimHome
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
-                claw: Claw | None = None, banner: str | None = None) -> None:
-    started = time.perf_counter()
-    claw = claw or Claw(settings)
-    app = create_app(claw)
-    config = uvicorn.Config(app, host=host or settings.web.host, port=settings.web.port if port is None else port,
-                            log_level="warning", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
+class ClawServer:
+    """uvicorn serving the claw's app; `ready` is set once it listens, `stop()` shuts it down cleanly."""
 
-    async def announce() -> None:
-        while not server.started:
+    def __init__(self, settings: Settings, claw: Claw, *, host: str | None = None, port: int | None = None,
+                 banner: str | None = None) -> None:
+        self.settings = settings
+        self.claw = claw
+        self.banner = banner
+        self.ready = asyncio.Event()
+        config = uvicorn.Config(create_app(claw), host=host or settings.web.host,
+                                port=settings.web.port if port is None else port, log_level="warning",
+                                lifespan="on", access_log=False)
+        self.server = uvicorn.Server(config)
+        self._started = time.perf_counter()
+
+    async def serve(self) -> None:
+        watcher = asyncio.create_task(self._announce())
+        try:
+            await self.server.serve()
+        finally:
+            watcher.cancel()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    async def _announce(self) -> None:
+        while not self.server.started:
             await asyncio.sleep(0.02)
-        bound = server.servers[0].sockets[0].getsockname() if server.servers else (config.host, config.port)
-        url = f"http://{bound[0]}:{bound[1]}/#token={settings.web_token()}"
-        log.warning("claw ready in %.2fs at %s", time.perf_counter() - started, url)
-        print(f"claw ready in {time.perf_counter() - started:.2f}s: {url}", flush=True)  # noqa: T201
-        if banner:
-            print(banner, flush=True)  # noqa: T201
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        url = f"http://{host}:{port}/#token={self.settings.web_token()}"
+        took = time.perf_counter() - self._started
+        log.info("claw ready in %.2fs on %s:%s", took, host, port)
+        print(f"claw ready in {took:.2f}s: {url}", flush=True)  # noqa: T201
+        if self.banner:
+            print(self.banner, flush=True)  # noqa: T201
+        self.ready.set()
 
-    watcher = asyncio.create_task(announce())
-    try:
-        await server.serve()
-    finally:
-        watcher.cancel()
+
+async def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    await ClawServer(settings, Claw(settings), host=host, port=port).serve()
 
 
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
@@ -49,22 +65,26 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
     try:
         claw = Claw(settings, devices=devices)
         names = ", ".join(f"{d.name} ({d.room})" for d in devices)
-        banner = f"simulated home: {names}\ntry: turn on the kitchen light · pause the living room speaker"
+        banner = (f"simulated home: {names}\n"
+                  "try: turn on the kitchen light · pause the living room speaker · what's the temperature "
+                  "in the hallway?")
+        server = ClawServer(settings, claw, port=port, banner=banner)
         if not console:
-            await serve(settings, port=port, claw=claw, banner=banner)
+            await server.serve()
             return
         from claw.console import console_loop
 
-        server_task = asyncio.create_task(serve(settings, port=port, claw=claw, banner=banner))
-        while not claw.agent or not claw._tasks:  # wait for lifespan start (outbox task running)
-            if server_task.done():
-                await server_task
-                return
-            await asyncio.sleep(0.05)
+        serving = asyncio.create_task(server.serve())
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():  # it failed to start (e.g. the port is taken)
+            ready.cancel()
+            await serving
+            return
         try:
             await console_loop(claw)
         finally:
-            server_task.cancel()
-            await asyncio.gather(server_task, return_exceptions=True)
+            server.stop()
+            await serving
     finally:
         await asyncio.to_thread(home.stop)

@@ -107,7 +107,11 @@ class SimHome:
                                         uuid=_stable_uuid(item.name), favorites=item.favorites,
                                         household=household)
                 ip += 1
-                self.sonos.append(player.start())
+                try:
+                    self.sonos.append(player.start())
+                except OSError as exc:
+                    raise SimHomeError(f"cannot serve the simulated speaker {item.name!r} on {player.address}: "
+                                       f"{exc.strerror} (is another `claw demo` running?)") from exc
                 device = describe(player.address, room=item.room)
             else:
                 cls, spec_name = HTTP_SIMS[item.type]
