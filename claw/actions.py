@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from claw import replies
 from claw.config import SafetySettings
-from claw.events import Action
+from claw.events import Action, Voice
 from claw.policy import Risk, assess
 from devices.commands import COMMANDS, validate
 from devices.errors import DeviceError
@@ -75,6 +77,16 @@ class Actuator:
                 name = self._name(device_id)
                 errors.append((name, str(exc)))
         return Outcome(done=tuple(done), errors=tuple(errors))
+
+    def ask_confirmation(self, ctx: TurnContext, risks: tuple[Risk, ...],
+                         steps: list[tuple[str, str, dict[str, Any]]], voice: Voice) -> str:
+        """Store the steps as a pending, expiring confirmation and return the "reply YES" prompt."""
+        what = " and ".join(r.what for r in risks)
+        reasons = "; ".join(r.reason for r in risks)
+        ttl = self.safety.confirm_seconds
+        self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
+        ctx.confirmation = replies.confirm_prompt(what, reasons, ttl, voice)
+        return ctx.confirmation
 
     async def act(self, ctx: TurnContext, device_id: str, command: str, args: dict[str, Any]) -> Action:
         """Execute once per (turn, step): a resumed turn finds the ledger entry and does not act again."""

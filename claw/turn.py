@@ -80,7 +80,8 @@ class TurnHandler:
         steps = [(s.device_id, s.command, dict(s.args)) for s in plan.steps]
         outcome = await self.actuator.run(ctx, steps)
         if outcome.risks:
-            return TurnResult(reply=self._ask_confirmation(ctx, outcome, steps, voice), tier="confirm")
+            prompt = self.actuator.ask_confirmation(ctx, outcome.risks, steps, voice)
+            return TurnResult(reply=prompt, tier="confirm")
         return TurnResult(reply=self._outcome_reply(plan, outcome, devices, voice), tier="intent",
                           actions=tuple(ctx.actions))
 
@@ -106,15 +107,6 @@ class TurnHandler:
         return replies.memory_reply("recall", [f["text"] for f in facts], voice)
 
     # confirmations --------------------------------------------------------------------------
-    def _ask_confirmation(self, ctx: TurnContext, outcome: Outcome, steps: list, voice: Voice) -> str:
-        what = " and ".join(r.what for r in outcome.risks)
-        reasons = "; ".join(r.reason for r in outcome.risks)
-        ttl = self.settings.safety.confirm_seconds
-        self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
-        prompt = replies.confirm_prompt(what, reasons, ttl, voice)
-        ctx.confirmation = prompt
-        return prompt
-
     async def _answer_confirmation(self, ctx: TurnContext, pending: dict, voice: Voice) -> TurnResult:
         if is_no(ctx.text):
             self.store.confirmation_resolve(pending["id"], "declined")
@@ -157,7 +149,7 @@ class TurnHandler:
         facts = self.store.fact_search(ctx.text)
         history = self.store.turns_recent(ctx.sender, limit=8)
         messages = build_messages(soul, self.registry.all(), facts, history, ctx.text)
-        tools = home_tools(ctx, self.registry, self.actuator, self.store)
+        tools = home_tools(ctx, self.registry, self.actuator, self.store, voice)
         try:
             outcome = await self.llm.run(messages, tools, max_steps=self.settings.llm.max_steps,
                                          max_seconds=self.settings.llm.max_seconds)

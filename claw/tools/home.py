@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Literal
 
 from claw.actions import Actuator, TurnContext
+from claw.events import Voice
 from claw.tools.schema import Tool, make_tool
 from claw.untrusted import untrusted
 from devices.commands import COMMANDS
@@ -44,7 +44,8 @@ def resolve(registry: Registry, ref: str) -> Device:
     raise DeviceNotFound(f"{ref!r} is ambiguous: " + ", ".join(f"{d.name} ({d.id})" for d in found))
 
 
-def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: Store) -> list[Tool]:
+def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: Store,
+               voice: Voice) -> list[Tool]:
     """Tools bound to this turn, so every action lands in its idempotency ledger and audit log."""
 
     def list_devices() -> str:
@@ -90,12 +91,8 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
         args = {a.name: given[a.name] for a in COMMANDS[command].args if given.get(a.name) is not None}
         outcome = await actuator.run(ctx, [(d.id, command, args)])
         if outcome.risks:
-            what = " and ".join(r.what for r in outcome.risks)
-            ttl = actuator.safety.confirm_seconds
-            store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": [(d.id, command, args)]},
-                                   time.time() + ttl)
-            ctx.confirmation = f"Reply YES within {ttl / 60:g} min to {what}."
-            return f"Not done yet: this needs the owner's confirmation. Tell them: {ctx.confirmation}"
+            prompt = actuator.ask_confirmation(ctx, outcome.risks, [(d.id, command, args)], voice)
+            return f"Not done yet: this needs the owner's confirmation. Tell them: {prompt}"
         if outcome.errors:
             return "error: " + "; ".join(e for _, e in outcome.errors)
         return f"done: {command} on {d.name}"
