@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
-import math
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from claw.intent_vocab import (  # noqa: F401 - re-exported for claw.intents and claw.replies
+    COLORS,
+    DOMAIN_BY_KIND,
+    SWITCHABLE,
+    class_matches,
+    clean_search,
+    domain_of,
+    join_or,
+    kelvin_to_rgb,
+    label,
+    noun_for,
+    pluralize,
+    spoken_names,
+)
 from devices.commands import COMMANDS, validate
 from devices.errors import DeviceError, InvalidArgument
 from devices.models import Device, Kind
@@ -61,113 +73,6 @@ class Plan:
     slots: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
-DOMAIN_BY_KIND: dict[Kind, str] = {
-    Kind.LIGHT: "light", Kind.SPEAKER: "media_player", Kind.CLIMATE: "climate", Kind.COVER: "cover",
-    Kind.GARAGE: "cover", Kind.LOCK: "lock", Kind.HEATER: "switch", Kind.SWITCH: "switch",
-    Kind.SENSOR: "sensor", Kind.CAMERA: "camera", Kind.OTHER: "other",
-}
-NOUN_BY_DOMAIN = {"light": "light", "media_player": "speaker", "climate": "thermostat", "cover": "cover",
-                  "lock": "lock", "switch": "switch", "fan": "fan", "sensor": "sensor", "camera": "camera"}
-SWITCHABLE = frozenset({"light", "switch", "fan", "media_player", "climate", "cover", "lock"})
-_COVER_FAMILIES = ({"awning", "blind", "curtain", "shade", "shutter", "window"}, {"door", "garage", "gate"})
-_COVER_CLASSES = frozenset().union(*_COVER_FAMILIES)
-
-COLORS: dict[str, tuple[int, int, int]] = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "orange": (255, 165, 0),
-    "yellow": (255, 255, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "purple": (160, 32, 240),
-    "brown": (165, 42, 42), "pink": (255, 192, 203), "turquoise": (64, 224, 208), "cyan": (0, 255, 255),
-    "magenta": (255, 0, 255), "violet": (238, 130, 238), "indigo": (75, 0, 130), "gold": (255, 215, 0),
-    "teal": (0, 128, 128), "lime": (50, 205, 50), "amber": (255, 191, 0), "lavender": (230, 230, 250),
-}
-_PLAY_FILLER = frozenset({"my", "our", "the", "some", "a", "an", "favourite", "favorite", "favourites",
-                          "favorites", "fave", "fav", "playlist", "station", "please"})
-
-
-# ---- device helpers (also used by claw.intents and claw.replies) -------------------------------
-def domain_of(device: Device) -> str:
-    return DOMAIN_BY_KIND.get(device.kind, "other")
-
-
-def label(device: Device) -> str:
-    """How a device is called in replies: its name, plus "speaker" for speakers named after a room."""
-    if device.kind == Kind.SPEAKER and "speaker" not in device.name.lower():
-        return f"{device.name} speaker"
-    return device.name
-
-
-def spoken_names(device: Device) -> tuple[str, ...]:
-    """Every name the owner may use for a device: name, aliases and "<name> speaker" for speakers."""
-    out: dict[str, str] = {}
-    for name in (*device.names(), label(device)):
-        if name.strip():
-            out.setdefault(normalize_name(name), name)
-    return tuple(out.values())
-
-
-def cover_class(device: Device) -> str | None:
-    """The Home Assistant cover device class a cover/garage/lock answers to ("shade", "garage", ...)."""
-    if device.kind == Kind.GARAGE:
-        return "garage"
-    if device.kind != Kind.COVER:
-        return None
-    declared = str(device.attrs.get("device_class") or "").lower()
-    if declared in _COVER_CLASSES:
-        return declared
-    for name in device.names():
-        for word in normalize_name(name).split():
-            if word.rstrip("s") in _COVER_CLASSES:
-                return word.rstrip("s")
-    return "shade"
-
-
-def _class_matches(device: Device, wanted: str | None) -> bool:
-    if wanted is None:
-        return True
-    have = cover_class(device)
-    if have is None:
-        return False
-    return have == wanted or any(have in fam and wanted in fam for fam in _COVER_FAMILIES)
-
-
-def kelvin_to_rgb(kelvin: float) -> list[int]:
-    """Approximate an RGB colour for a white colour temperature (Tanner Helland's fit)."""
-    t = max(1000.0, min(40000.0, float(kelvin))) / 100.0
-    if t <= 66:
-        r, g = 255.0, 99.4708025861 * math.log(t) - 161.1195681661
-        b = 0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307
-    else:
-        r = 329.698727446 * (t - 60) ** -0.1332047592
-        g = 288.1221695283 * (t - 60) ** -0.0755148492
-        b = 255.0
-    return [int(max(0, min(255, round(v)))) for v in (r, g, b)]
-
-
-def clean_search(text: str) -> str:
-    """Turn "my jazz favourite" / "some jazz playlist" into the favourite's name ("jazz")."""
-    words = [w for w in re.sub(r"[^\w\s'&-]", " ", text).split()]
-    kept = [w for w in words if w.lower() not in _PLAY_FILLER]
-    if len(kept) > 1 and kept[-1].lower() == "music":
-        kept = kept[:-1]
-    return " ".join(kept)
-
-
-def _join(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} or {names[-1]}"
-
-
-def _noun(domains: Iterable[str], device_class: str | None = None) -> str:
-    if device_class:
-        return "garage door" if device_class == "garage" else device_class
-    nouns = sorted({NOUN_BY_DOMAIN.get(d, "device") for d in domains})
-    return nouns[0] if len(nouns) == 1 else "device"
-
-
-def _plural(noun: str) -> str:
-    return noun + ("es" if noun.endswith(("s", "sh", "ch")) else "s")
-
-
 # ---- target resolution -------------------------------------------------------------------------
 @dataclass
 class _Scope:
@@ -183,8 +88,8 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
              *, default_area: str | None, one_at_home: bool, verb: str, plural: bool = False) -> _Scope:
     name, area = slots.get("name"), slots.get("area")
     device_class = slots.get("device_class")
-    noun = _noun(domains, device_class)
-    none = f"There are no {_plural(noun)}" if plural else f"There is no {noun}"
+    noun = noun_for(domains, device_class)
+    none = f"There are no {pluralize(noun)}" if plural else f"There is no {noun}"
     if name:
         want = normalize_name(str(name))
         found = [d for d in devices if want in (normalize_name(n) for n in spoken_names(d))]
@@ -203,9 +108,9 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
             fitting = [d for d in fitting if _in_room(d, default_area)] or fitting
         if len(fitting) > 1:
             return _Scope([], f"More than one device is called “{name}”: which one do you mean, "
-                              f"{_join([f'the one in the {d.room}' for d in fitting])}?")
+                              f"{join_or([f'the one in the {d.room}' for d in fitting])}?")
         return _Scope(fitting)
-    candidates = [d for d in devices if domain_of(d) in domains and _class_matches(d, device_class)]
+    candidates = [d for d in devices if domain_of(d) in domains and class_matches(d, device_class)]
     if not area and default_area:  # the room the owner is in, if it has any; else the whole home
         here = [d for d in candidates if _in_room(d, default_area)]
         if here:
@@ -218,7 +123,7 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
     if not candidates:
         return _Scope([], f"{none} in the house.")
     if one_at_home and len(candidates) > 1:
-        return _Scope([], f"Which {noun} do you mean: {_join([label(d) for d in candidates])}?")
+        return _Scope([], f"Which {noun} do you mean: {join_or([label(d) for d in candidates])}?")
     return _Scope(candidates)
 
 
@@ -246,7 +151,7 @@ def _steps_for(intent: str, slots: dict[str, Any], scope: _Scope, command: str, 
         return Plan(intent, problem=scope.problem, slots=slots)
     able = _capable(scope.devices, command)
     if not able:
-        who = _join([label(d) for d in scope.devices])
+        who = join_or([label(d) for d in scope.devices])
         return Plan(intent, problem=f"The {who} can't {verb}.", slots=slots)
     return Plan(intent, steps=tuple(Step(d.id, command, dict(args)) for d in able), slots=slots)
 
@@ -299,7 +204,7 @@ def _turn(intent: str, slots: dict[str, Any], devices: list[Device], default_are
     commands = [(d, _power_command(d, on, slots.get("hvac_mode"))) for d in scope.devices]
     steps = [Step(d.id, cmd[0], cmd[1]) for d, cmd in commands if cmd is not None]
     if not steps:
-        return Plan(intent, problem=f"The {_join([label(d) for d in scope.devices])} can't {verb}.",
+        return Plan(intent, problem=f"The {join_or([label(d) for d in scope.devices])} can't {verb}.",
                     slots=slots)
     return Plan(intent, steps=tuple(steps), slots=slots)
 
@@ -339,7 +244,7 @@ def _climate_get(intent: str, slots: dict[str, Any], devices: list[Device], defa
         else:
             elsewhere = [d for d in devices if domain_of(d) == "climate"]
             hint = (f" The only thermostat is the {label(elsewhere[0])}." if len(elsewhere) == 1 else
-                    f" There are thermostats: {_join([label(d) for d in elsewhere])}." if elsewhere else "")
+                    f" There are thermostats: {join_or([label(d) for d in elsewhere])}." if elsewhere else "")
             return Plan(intent, problem=f"There is no thermostat in the {slots['area']}.{hint}", slots=slots)
     if scope.problem:
         return Plan(intent, problem=scope.problem, slots=slots)
