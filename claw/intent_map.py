@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from claw.intent_vocab import (  # noqa: F401 - re-exported for claw.intents and claw.replies
+from claw.intent_vocab import (
     COLORS,
     DOMAIN_BY_KIND,
     SWITCHABLE,

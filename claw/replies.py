@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from claw.events import Voice
-from claw.intent_map import COLORS, Plan, Query, Step, label
+from claw.intent_map import Plan, Query, Step
+from claw.intent_vocab import COLORS, label
 from devices.models import Device, Kind
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from claw.events import Voice
-from claw.intent_map import MemoryOp, Plan, Query, Step, clean_search, kelvin_to_rgb, plan, resolve_relative
+from claw.intent_map import MemoryOp, Plan, Query, Step, plan, resolve_relative
+from claw.intent_vocab import clean_search, kelvin_to_rgb
 from claw.intents import IntentEngine
 from claw.replies import (
     ack_reply,

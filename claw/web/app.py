@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -44,32 +44,34 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(status_code=401, detail="missing or wrong token (see `claw token`)")
 
-    Authorized = Annotated[None, Depends(require_token)]
+    # A route-level dependency: an `Annotated` alias defined in this function would not resolve under
+    # `from __future__ import annotations` (FastAPI would read `_` as a required query parameter).
+    auth = [Depends(require_token)]
 
     @app.get("/api/health")
     async def health() -> dict[str, Any]:
         return {"ok": True, "devices": len(claw.registry.all()), "llm": claw.llm is not None}
 
-    @app.post("/api/chat")
-    async def chat(body: ChatIn, _: Authorized) -> dict[str, Any]:
+    @app.post("/api/chat", dependencies=auth)
+    async def chat(body: ChatIn) -> dict[str, Any]:
         msg = InboundMessage(channel="web", sender=claw.settings.owner, text=body.text)
         result = await claw.agent.ask(msg)
         return await turn_json(claw, result)
 
-    @app.get("/api/devices")
-    async def devices(_: Authorized) -> list[dict[str, Any]]:
+    @app.get("/api/devices", dependencies=auth)
+    async def devices() -> list[dict[str, Any]]:
         return [d.to_dict() for d in claw.registry.all()]
 
-    @app.get("/api/devices/{device_id}/state")
-    async def device_state(device_id: str, _: Authorized) -> dict[str, Any]:
+    @app.get("/api/devices/{device_id}/state", dependencies=auth)
+    async def device_state(device_id: str) -> dict[str, Any]:
         states = await claw.registry.states([device_id]) if device_id in {
             d.id for d in claw.registry.all()} else None
         if states is None:
             raise HTTPException(status_code=404, detail="no such device")
         return states[device_id]
 
-    @app.get("/api/history")
-    async def history(_: Authorized, limit: int = 50) -> list[dict[str, Any]]:
+    @app.get("/api/history", dependencies=auth)
+    async def history(limit: int = 50) -> list[dict[str, Any]]:
         return claw.store.turns_recent(claw.settings.owner, limit=min(max(limit, 1), 500))
 
     @app.get("/", response_class=HTMLResponse)
