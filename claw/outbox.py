@@ -81,10 +81,14 @@ class OutboxDispatcher:
     async def drain_once(self) -> int:
         """Send every due row once; returns how many were sent."""
         sent = 0
-        blocked: set[tuple[str, str]] = set()  # keep per-recipient order: stop at the first failure
-        for row in self.store.outbox_due(time.time()):
+        now = time.time()
+        blocked: set[tuple[str, str]] = set()  # per-recipient order: nothing overtakes a waiting row
+        for row in self.store.outbox_due(float("inf"), limit=500):
             key = (row["channel"], row["recipient"])
             if key in blocked:
+                continue
+            if row["next_attempt_at"] > now:
+                blocked.add(key)
                 continue
             channel = self.channels.get(row["channel"])
             if channel is None:
