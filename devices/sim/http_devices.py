@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,16 @@ from typing import Any, ClassVar
 log = logging.getLogger(__name__)
 
 _MAX_BODY = 64 * 1024
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer without HTTPServer.server_bind's socket.getfqdn(host): that reverse DNS lookup
+    goes to the system resolver (off loopback) and can stall a simulator's start for seconds."""
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 class BadValue(ValueError):
@@ -116,7 +127,7 @@ class SimHttpDevice:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer((self.host, self._port), _handler_for(self))
+        server = LoopbackHTTPServer((self.host, self._port), _handler_for(self))
         server.daemon_threads = True
         self._port = server.server_address[1]
         self._server = server

@@ -8,11 +8,12 @@ import secrets
 import socket
 import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 
 from devices.sim import sonos_xml as X
+from devices.sim.http_devices import LoopbackHTTPServer
 from devices.sim.sonos_state import PlayerState
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class SonosHousehold:
         return X.zone_group_state(members)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackHTTPServer):
     daemon_threads = True
     block_on_close = True  # server_close() joins handler threads (hung ones are released by stop())
     sim: SonosSimPlayer
