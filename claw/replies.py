@@ -56,8 +56,9 @@ def _and(items: list[str]) -> str:
 
 
 def _num(value: Any) -> str:
+    """A number as people say it: at most one decimal (19.01 -> "19", 20.5 -> "20.5")."""
     try:
-        return f"{float(value):g}"
+        return f"{round(float(value), 1):g}"
     except (TypeError, ValueError):
         return str(value)
 
