@@ -148,7 +148,11 @@ def devices() -> None:
     known = [Device.from_dict(r) for r in store.devices_all()]
     store.close()
     if settings.devices_file:
-        known += load_devices_file(settings.devices_file)
+        try:
+            known += load_devices_file(settings.devices_file)
+        except ClawError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     if not known:
         typer.echo("no devices yet (set devices_file in claw.toml, or try `claw demo`)")
     for d in known:

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="CLAW_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+        hide_input_in_errors=True,  # a secret typed into the wrong key must not be echoed in the error
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)

@@ -26,18 +26,22 @@ class ClawServer:
         self.claw = claw
         self.banner = banner
         self.ready = asyncio.Event()
-        config = uvicorn.Config(create_app(claw), host=host or settings.web.host,
+        # The claw is started and stopped here, not in the app's lifespan, so that a startup error (a broken
+        # devices file) reaches the CLI as a one-line ClawError instead of a uvicorn traceback.
+        config = uvicorn.Config(create_app(claw, manage_lifecycle=False), host=host or settings.web.host,
                                 port=settings.web.port if port is None else port, log_level="warning",
                                 lifespan="on", access_log=False)
         self.server = uvicorn.Server(config)
         self._started = time.perf_counter()
 
     async def serve(self) -> None:
+        await self.claw.start()
         watcher = asyncio.create_task(self._announce())
         try:
             await self.server.serve()
         finally:
             watcher.cancel()
+            await self.claw.stop()
 
     def stop(self) -> None:
         self.server.should_exit = True

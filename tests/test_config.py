@@ -65,3 +65,12 @@ def test_web_token_is_generated_once_and_private(tmp_path: Path) -> None:
     token = s.web_token()
     assert len(token) >= 24 and s.web_token() == token
     assert (tmp_path / "web_token").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_secret_in_the_wrong_key_is_not_echoed_in_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "claw.toml"
+    toml.write_text('llm = "sk-misplaced-secret-789"\n')
+    monkeypatch.setenv("CLAW_CONFIG", str(toml))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "sk-misplaced-secret-789" not in str(err.value)

@@ -40,8 +40,9 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
     app.state.claw = claw
 
     def require_token(request: Request) -> None:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given = given.strip()
+        if scheme.lower() != "bearer" or not given or not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(status_code=401, detail="missing or wrong token (see `claw token`)")
 
     # A route-level dependency: an `Annotated` alias defined in this function would not resolve under
