@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,14 +31,40 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_devices_file(path: Path) -> list[Device]:
-    """Devices listed in a YAML file (a list of Device fields); a clear ConfigError when malformed."""
+def load_devices_file(path: Path, drivers: Collection[str] | None = None) -> list[Device]:
+    """Devices listed in a YAML file (a list of Device fields, or a mapping with a `devices` list);
+    a ConfigError naming the file and the bad entry when malformed. With `drivers`, a device naming
+    another driver is malformed too."""
+    where = f"cannot load devices from {path}"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        items = data.get("devices", []) if isinstance(data, dict) else data
-        return [Device.from_dict(item) for item in items]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"cannot load devices from {path}: {exc}") from exc
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    items = data.get("devices") if isinstance(data, dict) else data
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: expected a list of devices (or `devices:` with a list), "
+                          f"found {type(items).__name__}")
+    out: list[Device] = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: device #{n} is not a mapping of fields: {str(item)[:60]!r}")
+        label = f"device #{n} ({str(item.get('name') or item.get('id') or '?')[:40]})"
+        missing = [k for k in ("id", "name", "driver", "address") if item.get(k) in (None, "")]
+        if missing:
+            raise ConfigError(f"{where}: {label} lacks {', '.join(missing)}")
+        for key in ("capabilities", "aliases"):
+            if key in item and not isinstance(item[key], list):
+                raise ConfigError(f"{where}: {label}: {key} must be a list")
+        if drivers is not None and str(item["driver"]) not in drivers:
+            raise ConfigError(f"{where}: {label} has driver {item['driver']!r}; "
+                              f"known drivers: {', '.join(sorted(drivers))}")
+        try:
+            out.append(Device.from_dict(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{where}: {label}: {exc}") from exc
+    return out
 
 
 def make_llm(llm: LLMSettings) -> LLMClient | None:
@@ -59,8 +85,9 @@ class Claw:
         self.settings = settings
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
-        self.registry = Registry(drivers or {"sonos": SonosDriver(), "http": HttpDriver()},
-                                 timeout=settings.device_timeout)
+        drivers = drivers or {"sonos": SonosDriver(), "http": HttpDriver()}
+        self._driver_names = frozenset(drivers)
+        self.registry = Registry(drivers, timeout=settings.device_timeout)
         self._initial_devices = list(devices)
         self.intents = IntentEngine()
         self.registry.on_change(lambda: self.intents.set_devices(self.registry.all()))
@@ -81,7 +108,7 @@ class Claw:
         """Load devices, resume unfinished turns and start the outbox dispatcher."""
         devices = [Device.from_dict(row) for row in self.store.devices_all()]
         if self.settings.devices_file:
-            devices += load_devices_file(self.settings.devices_file)
+            devices += load_devices_file(self.settings.devices_file, self._driver_names)
         devices += self._initial_devices
         for device in devices:
             self.registry.add(device)
