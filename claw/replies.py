@@ -27,7 +27,7 @@ _DONE: dict[str, tuple[str, str]] = {
     "set_mute": ("{who} {is} {muted}", "{who} {has} been {muted}"),
     "play_favorite": ("playing {favorite} on {who}", "{favorite} is now playing on {who}"),
     "set_temperature": ("{who} {is} set to {temperature} °C", "{who} {has} been set to {temperature} °C"),
-    "set_hvac_mode": ("{who} {is} {mode}", "{who} {has} been set to {mode}"),
+    "set_hvac_mode": ("{who} {is} set to {mode}", "{who} {has} been set to {mode}"),
     "open": ("{who} {is} opening", "{who} {is} being opened"),
     "close": ("{who} {is} closing", "{who} {is} being closed"),
     "set_position": ("{who} {is} going to {position}% open", "{who} {is} being set to {position}% open"),
@@ -356,6 +356,13 @@ def confirm_prompt(what: str, reasons: str, ttl: float, voice: Voice) -> str:
     if voice.concise:
         return f"Confirm: {what}{why}? Reply YES or NO ({_within(ttl)})."
     return f"Just checking: {what}{why}. Reply YES within {_within(ttl)} to go ahead, or NO to cancel."
+
+
+def expired_reply(summary: str, voice: Voice) -> str:
+    """A YES/NO that came after the confirmation expired: nothing was done."""
+    if voice.formal:
+        return f"I am afraid that request has expired, so I did not {summary}. Please ask again if you still wish it."
+    return f"That request expired, so I didn't {summary}. Ask again if you still want it."
 
 
 def declined_reply(summary: str, voice: Voice) -> str:

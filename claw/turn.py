@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up
 
 log = logging.getLogger(__name__)
 
+EXPIRED_NOTICE = 3600.0  # a YES/NO within this long after a request expired is told so
+
 
 class TurnHandler:
     """Turns one stored inbound row into a TurnResult. Owns no queueing: see claw.agent."""
@@ -47,8 +49,12 @@ class TurnHandler:
         if not ctx.text:
             return TurnResult(reply=replies.greeting(voice), tier="intent")
         pending = self.store.confirmation_pending(ctx.sender, time.time())
-        if pending and (is_yes(ctx.text) or is_no(ctx.text)):
-            return await self._answer_confirmation(ctx, pending, voice)
+        if is_yes(ctx.text) or is_no(ctx.text):
+            if pending:
+                return await self._answer_confirmation(ctx, pending, voice)
+            latest = self.store.confirmation_latest(ctx.sender)
+            if latest and latest["status"] == "expired" and time.time() - latest["expires_at"] < EXPIRED_NOTICE:
+                return TurnResult(reply=replies.expired_reply(latest["summary"], voice), tier="confirm")
         if is_soul_edit_request(ctx.text):
             result = await self._soul_edit(ctx, voice)
             if result is not None:

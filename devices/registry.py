@@ -104,7 +104,8 @@ class Registry:
         try:
             return await asyncio.wait_for(coro, self.timeout)
         except TimeoutError:
-            raise DeviceTimeout(f"{device.name} did not answer within {self.timeout:g} s") from None
+            raise DeviceTimeout(f"{device.name} did not answer within {self.timeout:g} s "
+                                f"(it may still act on it when it recovers)") from None
         except DeviceError:
             raise
         except Exception as exc:  # a driver bug must not take the turn down

@@ -37,6 +37,12 @@ class LedgerMixin(StoreBase):
                              " AND status = 'pending' ORDER BY id DESC LIMIT 1", (sender,))
 
     @locked
+    def confirmation_latest(self, sender: str) -> dict[str, Any] | None:
+        """The sender's most recent request, whatever its status."""
+        return self._one("confirmations", "SELECT * FROM confirmations WHERE sender = ?"
+                         " ORDER BY id DESC LIMIT 1", (sender,))
+
+    @locked
     def confirmation_get(self, confirmation_id: int) -> dict[str, Any] | None:
         return self._one("confirmations", "SELECT * FROM confirmations WHERE id = ?", (confirmation_id,))
 

@@ -384,6 +384,7 @@ async def test_expired_confirmation_does_nothing(home: SimHome, tmp_path: Path) 
         assert home.sim("front door").state["locked"] is True
         assert home.physical_commands() == 0
         assert not late.reply.startswith("Done") and "unlocked" not in late.reply
+        assert "expired" in late.reply and "unlock the front door" in late.reply  # told why nothing happened
         assert c.store.confirmation_pending("owner", time.time()) is None
         assert c.store.inbox_get(late.inbox_id)["status"] == "done"
     finally:
