@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,42 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, data_dir=tmp_path / "data", **overrides)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-def home() -> Iterator[SimHome]:
+def started_home() -> Iterator[SimHome]:
     sim = SimHome.load(ip_base=random_loopback_base())
     sim.start()
     yield sim
     sim.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_home() -> Iterator[SimHome]:
+    """One simulated home per test module; use it through a fixture that calls `reset()` first."""
+    yield from started_home()
+
+
+@pytest.fixture
+def own_home() -> Iterator[SimHome]:
+    """A simulated home for this test alone (for tests that hang or stop devices)."""
+    yield from started_home()
+
+
+@pytest.fixture
+def home(own_home: SimHome) -> SimHome:
+    return own_home
+
+
+@asynccontextmanager
+async def running_claw(home: SimHome, tmp_path: Path, **overrides: object) -> AsyncIterator[Claw]:
+    """A started claw on the home's devices, with its own data dir; stopped on exit."""
+    c = Claw(make_settings(tmp_path, **{"device_timeout": 2.0, **overrides}), devices=home.devices)
+    await c.start()
+    try:
+        yield c
+    finally:
+        await c.stop()
+
+
 @pytest.fixture
 async def claw(home: SimHome, tmp_path: Path) -> AsyncIterator[Claw]:
-    c = Claw(make_settings(tmp_path, device_timeout=2.0), devices=home.devices)
-    await c.start()
-    yield c
-    await c.stop()
+    async with running_claw(home, tmp_path) as c:
+        yield c

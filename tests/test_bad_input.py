@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,8 @@ from claw.app import Claw
 from claw.errors import ConfigError
 from claw.events import InboundMessage, TurnResult
 from devices.errors import InvalidArgument
-from devices.sim.home import SimHome, SimHomeError, random_loopback_base
-from devices.sim.sonos import SonosSimPlayer
-from devices.sim.sonos_state import PlayerState
-from devices.sim.sonos_xml import DEFAULT_FAVORITES
-from tests.conftest import make_settings
+from devices.sim.home import SimHome, SimHomeError
+from tests.conftest import make_settings, running_claw
 
 SIMS = ("kitchen light", "living room lamp", "bedroom light", "hallway light", "Kitchen", "Living Room",
         "hallway thermostat", "bedroom shade", "front door", "garage door")
@@ -58,47 +55,18 @@ def assert_polite(reply: str) -> None:
 
 
 # Most tests share one home per module, reset before each; those that hang or stop a device get their own.
-_WRITABLE = ("on", "brightness", "rgb", "mode", "target", "position", "locked", "door")
-
-
-@pytest.fixture(scope="module")
-def shared_home() -> Iterator[SimHome]:
-    sim = SimHome.load(ip_base=random_loopback_base())
-    sim.start()
-    yield sim
-    sim.stop()
-
-
 @pytest.fixture
 def home(shared_home: SimHome) -> SimHome:
     """The module's home back in its initial state, with empty command logs."""
-    for spec in shared_home.spec.devices:
-        sim = shared_home.sim(spec.name)
-        if isinstance(sim, SonosSimPlayer):
-            sim.state = PlayerState(sim.uuid, list(spec.favorites or DEFAULT_FAVORITES))
-        else:
-            initial = {k: v for k, v in sim.DEFAULTS.items() if k in _WRITABLE}
-            initial.update({k: v for k, v in (spec.state or {}).items() if k in _WRITABLE})
-            sim.change(initial)
-        sim.commands.clear()
+    shared_home.reset()
     return shared_home
 
 
 @pytest.fixture
-def fresh_home() -> Iterator[SimHome]:
-    sim = SimHome.load(ip_base=random_loopback_base())
-    sim.start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-async def quick_claw(fresh_home: SimHome, tmp_path: Path) -> AsyncIterator[Claw]:
+async def quick_claw(own_home: SimHome, tmp_path: Path) -> AsyncIterator[Claw]:
     """A claw on its own home that gives a device 1 s before it says the device did not answer."""
-    c = Claw(make_settings(tmp_path, device_timeout=1.0), devices=fresh_home.devices)
-    await c.start()
-    yield c
-    await c.stop()
+    async with running_claw(own_home, tmp_path, device_timeout=1.0) as c:
+        yield c
 
 
 # ---- unknown devices ------------------------------------------------------------------------------
@@ -156,8 +124,8 @@ async def test_out_of_range_value_is_explained_and_not_sent(
 
 
 # ---- a hung device: a timely "did not answer", and other senders are not held up -------------------
-async def test_hung_light_times_out_while_another_sender_is_served(fresh_home: SimHome, quick_claw: Claw) -> None:
-    fresh_home.sim("kitchen light").hang = True
+async def test_hung_light_times_out_while_another_sender_is_served(own_home: SimHome, quick_claw: Claw) -> None:
+    own_home.sim("kitchen light").hang = True
     finished: list[str] = []
 
     async def turn(who: str, text: str) -> TurnResult:
@@ -173,26 +141,26 @@ async def test_hung_light_times_out_while_another_sender_is_served(fresh_home: S
     assert finished == ["bob", "alice"], "bob's turn waited for alice's hung device"
     assert "did not answer" in hung.reply and "kitchen light" in hung.reply
     assert hung.actions == ()
-    assert other.reply.startswith("Done") and fresh_home.sim("bedroom light").state["on"] is True
-    assert fresh_home.sim("kitchen light").commands == []
-    fresh_home.sim("kitchen light").hang = False
+    assert other.reply.startswith("Done") and own_home.sim("bedroom light").state["on"] is True
+    assert own_home.sim("kitchen light").commands == []
+    own_home.sim("kitchen light").hang = False
     assert_done(quick_claw, hung, other)
 
 
-async def test_hung_light_state_question_says_it_is_not_answering(fresh_home: SimHome, quick_claw: Claw) -> None:
-    fresh_home.sim("kitchen light").hang = True
+async def test_hung_light_state_question_says_it_is_not_answering(own_home: SimHome, quick_claw: Claw) -> None:
+    own_home.sim("kitchen light").hang = True
     started = time.monotonic()
     result = await say(quick_claw, "is the kitchen light on?")
     assert time.monotonic() - started < 5
-    fresh_home.sim("kitchen light").hang = False
+    own_home.sim("kitchen light").hang = False
     assert result.tier == "intent"
     assert "answer" in result.reply or "responding" in result.reply, result.reply
     assert "Yep" not in result.reply and "Nope" not in result.reply  # no invented state
     assert_done(quick_claw, result)
 
 
-async def test_hung_speaker_times_out_and_the_same_sender_can_go_on(fresh_home: SimHome, quick_claw: Claw) -> None:
-    kitchen = fresh_home.sim("Kitchen")
+async def test_hung_speaker_times_out_and_the_same_sender_can_go_on(own_home: SimHome, quick_claw: Claw) -> None:
+    kitchen = own_home.sim("Kitchen")
     kitchen.hang = True
     started = time.monotonic()
     hung = await say(quick_claw, "set the volume in the kitchen to 35")
@@ -200,7 +168,7 @@ async def test_hung_speaker_times_out_and_the_same_sender_can_go_on(fresh_home: 
     assert "did not answer" in hung.reply or "in time" in hung.reply, hung.reply
     assert hung.actions == ()
     after = await say(quick_claw, "turn on the hallway light")  # the sender's queue is not stuck
-    assert after.reply.startswith("Done") and fresh_home.sim("hallway light").state["on"] is True
+    assert after.reply.startswith("Done") and own_home.sim("hallway light").state["on"] is True
     kitchen.hang = False
     assert_done(quick_claw, hung, after)
 
@@ -209,9 +177,9 @@ async def test_hung_speaker_times_out_and_the_same_sender_can_go_on(fresh_home: 
 @pytest.mark.parametrize(("device", "text"), [("kitchen light", "turn on the kitchen light"),
                                               ("bedroom shade", "open the bedroom shade"),
                                               ("Kitchen", "pause the music in the kitchen")])
-async def test_stopped_device_is_reported_not_reachable(device: str, text: str, fresh_home: SimHome,
+async def test_stopped_device_is_reported_not_reachable(device: str, text: str, own_home: SimHome,
                                                         quick_claw: Claw) -> None:
-    fresh_home.sim(device).stop()
+    own_home.sim(device).stop()
     started = time.monotonic()
     result = await say(quick_claw, text)
     assert time.monotonic() - started < 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,9 @@ from claw.events import InboundMessage, TurnResult
 from claw.intent_map import kelvin_to_rgb
 from claw.intents import IntentEngine
 from claw.policy import is_no, is_yes
-from devices.sim.home import SimHome, random_loopback_base
+from devices.sim.home import SimHome
 from devices.sim.sonos import SonosSimPlayer
-from devices.sim.sonos_state import PlayerState
-from devices.sim.sonos_xml import DEFAULT_FAVORITES, PLAYLIST
+from devices.sim.sonos_xml import PLAYLIST
 from tests.conftest import make_settings
 
 LIGHTS = ("kitchen light", "living room lamp", "bedroom light", "hallway light")
@@ -30,30 +29,10 @@ SECOND, LAST = PLAYLIST[1]["title"], PLAYLIST[-1]["title"]  # the queue starts a
 
 
 # The home starts once per module; every test gets it back in its initial state (a fresh claw each time).
-_WRITABLE = ("on", "brightness", "rgb", "mode", "target", "position", "locked", "door")
-
-
-@pytest.fixture(scope="module")
-def shared_home() -> Iterator[SimHome]:
-    sim = SimHome.load(ip_base=random_loopback_base())
-    sim.start()
-    yield sim
-    sim.stop()
-
-
 @pytest.fixture
 def home(shared_home: SimHome) -> SimHome:
-    """The module's home, reset: HTTP devices to their initial state, players to a fresh PlayerState."""
-    for spec in shared_home.spec.devices:
-        sim = shared_home.sim(spec.name)
-        sim.hang = False
-        if isinstance(sim, SonosSimPlayer):
-            sim.state = PlayerState(sim.uuid, list(spec.favorites or DEFAULT_FAVORITES))
-        else:
-            initial = {k: v for k, v in sim.DEFAULTS.items() if k in _WRITABLE}
-            initial.update({k: v for k, v in (spec.state or {}).items() if k in _WRITABLE})
-            sim.change(initial)
-        sim.commands.clear()
+    """The module's home back in its initial state, with empty command logs."""
+    shared_home.reset()
     return shared_home
 
 

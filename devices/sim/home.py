@@ -145,6 +145,14 @@ class SimHome:
                 return player
         raise KeyError(name)
 
+    def reset(self) -> None:
+        """Every simulator back to the state the home file gives it, with empty command logs."""
+        for player in self.sonos:
+            player.reset()
+        for item in self.spec.devices:
+            if item.name in self.http:
+                self.http[item.name].reset(item.state)
+
     def physical_commands(self) -> int:
         """How many state-changing requests all simulators received."""
         return sum(len(p.commands) for p in self.sonos) + sum(len(s.commands) for s in self.http.values())

@@ -115,6 +115,15 @@ class SimHttpDevice:
             raise BadValue(f"unknown field(s): {', '.join(unknown)}; known: {', '.join(checks)}")
         self._update({key: checks[key](value) for key, value in changes.items()})
 
+    def reset(self, state: dict[str, Any] | None = None) -> None:
+        """Back to the defaults plus `state` (as at construction), with an empty command log; not hung."""
+        with self._lock:
+            self._state = json.loads(json.dumps(self.DEFAULTS))
+            if state:
+                self._apply(dict(state), initial=True)
+            self.commands.clear()
+            self.hang = False
+
     def change(self, changes: dict[str, Any], *, record: str = "POST /api/state") -> None:
         """Change the state as a request would; the change is logged in `commands`."""
         with self._lock:

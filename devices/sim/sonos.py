@@ -138,7 +138,8 @@ class SonosSimPlayer:
         mac_hex = self.uuid.removeprefix("RINCON_")[:12].ljust(12, "0")
         self.mac = ":".join(mac_hex[i:i + 2] for i in range(0, 12, 2))
         self.household = household or SonosHousehold()
-        self.state = PlayerState(self.uuid, list(favorites if favorites is not None else X.DEFAULT_FAVORITES))
+        self._favorites = list(favorites if favorites is not None else X.DEFAULT_FAVORITES)
+        self.state = PlayerState(self.uuid, list(self._favorites))
         self.commands: list[tuple[str, dict[str, str]]] = []
         self.hang = False
         self._ssdp_wanted = ssdp
@@ -147,6 +148,12 @@ class SonosSimPlayer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._log_lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Back to a fresh transport/volume/queue state with the same favourites; empty log; not hung."""
+        self.state = PlayerState(self.uuid, list(self._favorites))
+        self.commands.clear()
+        self.hang = False
 
     # lifecycle --------------------------------------------------------------------------------
     @property
