@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -55,6 +55,29 @@ class WebSettings(BaseModel):
     token: SecretStr | None = None  # generated into the data dir when not set
 
 
+class TwilioSettings(BaseModel):
+    """WhatsApp through Twilio. See deploy/TWILIO.md."""
+
+    account_sid: str | None = None  # ACxxxxxxxx...
+    auth_token: SecretStr | None = None  # secret: signs webhooks and authenticates the REST client
+    from_number: str | None = None  # the WhatsApp sender, e.g. "whatsapp:+14155238886" (the sandbox)
+    public_url: str | None = None  # the https URL Twilio calls, e.g. "https://claw.example.net" (no path)
+    owners: list[str] = Field(default_factory=list)  # E.164 numbers allowed to talk to the claw
+    pairing: bool = False  # unknown numbers get an expiring code the owner can approve
+    pairing_seconds: float = Field(600.0, gt=0)
+    rate_limit_per_minute: int = Field(20, ge=1)  # per sender
+    max_body_chars: int = Field(4000, ge=1)  # longer inbound bodies are refused politely
+    media_max_bytes: int = Field(5_000_000, ge=1)  # inbound media fetch cap (WhatsApp images are <= 5 MB)
+    media_url_seconds: float = Field(3600.0, gt=0)  # how long a signed outbound media URL stays valid
+    window_policy: Literal["template", "hold"] = "hold"  # proactive messages outside the 24 h window
+    template_content_sid: str | None = None  # approved template (HXxxxxxxxx...) with one variable {{1}}
+    api_base: str | None = None  # tests only: a loopback stand-in for https://api.twilio.com
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.from_number and self.public_url)
+
+
 class SafetySettings(BaseModel):
     """Limits the policy layer enforces: outside them an action needs the owner's confirmation."""
 
@@ -81,6 +104,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -166,6 +190,18 @@ max_seconds = 60
 host = "127.0.0.1"   # keep it on loopback; put a reverse proxy or tunnel in front for remote use
 port = 8000
 # token = ""         # secret; generated into the data dir when unset (see `claw token`)
+
+[twilio]
+# WhatsApp through Twilio: see deploy/TWILIO.md. `claw doctor` checks these settings.
+# account_sid = "AC..."
+# auth_token = ""                        # secret
+# from_number = "whatsapp:+14155238886"  # the Twilio sandbox number, or your approved sender
+# public_url = "https://claw.example.net" # where Twilio reaches this box (tunnel or reverse proxy)
+# owners = ["+15551234567"]              # everyone else is denied
+# pairing = false                        # let unknown numbers ask for access with a code you approve
+# rate_limit_per_minute = 20
+# window_policy = "hold"                 # outside WhatsApp's 24 h window: "hold" or "template"
+# template_content_sid = "HX..."         # an approved template with one variable, for window_policy = "template"
 
 [safety]
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid

@@ -14,7 +14,8 @@ class InboundMessage:
     sender: str  # channel-specific address, e.g. "whatsapp:+15551234567" or "console"
     text: str
     external_id: str | None = None  # e.g. Twilio MessageSid; unique per channel when set
-    media: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()  # remote URLs (fetched by the channel at turn time) or local paths
+    media_types: tuple[str, ...] = ()  # content type per media entry, when known
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class OutboundMessage:
     text: str
     media: tuple[str, ...] = ()
     inbox_id: int | None = None
+    proactive: bool = False  # not a reply to a message (alert, routine report): subject to channel windows
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import re
 import time
 
-from claw.channels.base import Channel, ChannelError
+from claw.channels.base import Channel, ChannelError, ChannelHold
 from memory.store import Store
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,10 @@ class OutboxDispatcher:
                 continue
             try:
                 external_id = await channel.send(row)
+            except ChannelHold as exc:
+                log.info("outbox %s held: %s", row["id"], exc)
+                self.store.outbox_hold(row["id"], str(exc))
+                continue
             except ChannelError as exc:
                 blocked.add(key)
                 self._failed(row, str(exc), permanent=exc.permanent)

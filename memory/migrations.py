@@ -109,6 +109,23 @@ def m008_audit(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_audit_inbox ON audit(inbox_id)")
 
 
+@migrations()
+def m009_channels(db: Database) -> None:
+    """Media types on inbound rows, proactive/held outbound rows, and per-channel sender approvals."""
+    if "media_types" not in db["inbox"].columns_dict:
+        db["inbox"].add_column("media_types", str, not_null_default="[]")
+    if "proactive" not in db["outbox"].columns_dict:
+        db["outbox"].add_column("proactive", int, not_null_default=0)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_inbox_sender ON inbox(channel, sender, created_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_recipient ON outbox(channel, recipient, status)")
+    db["senders"].create(
+        {"channel": str, "address": str, "status": str, "code": str, "code_expires_at": float,
+         "label": str, "created_at": float, "updated_at": float},
+        pk=("channel", "address"), not_null={"status", "created_at", "updated_at"}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_senders_code ON senders(code)")
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -54,7 +54,7 @@ class StoreBase:
 
     # JSON columns per table and the value an empty/NULL column decodes to.
     _JSON: dict[str, dict[str, Any]] = {
-        "inbox": {"media": []},
+        "inbox": {"media": [], "media_types": []},
         "outbox": {"media": []},
         "devices": {"capabilities": [], "aliases": [], "attrs": {}},
         "confirmations": {"payload": {}},

@@ -12,18 +12,22 @@ from memory.store_base import StoreBase, dumps, locked
 
 log = logging.getLogger(__name__)
 
-INBOX_STATUSES = ("new", "working", "done", "failed")
+INBOX_STATUSES = ("new", "working", "done", "failed", "denied")
 INBOX_FINAL = ("done", "failed")
-OUTBOX_STATUSES = ("pending", "sent", "delivered", "failed")
+OUTBOX_STATUSES = ("pending", "held", "sent", "delivered", "read", "failed")
 # A delivery callback never moves a message backwards (Twilio callbacks can arrive out of order).
-_OUTBOX_RANK = {"pending": 0, "sent": 1, "delivered": 2, "failed": 2}
+_OUTBOX_RANK = {"pending": 0, "held": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 3}
 
 
 class MessagesMixin(StoreBase):
     # inbox -----------------------------------------------------------------------------------
     @locked
-    def inbox_add(self, msg: InboundMessage) -> tuple[int, bool]:
-        """Insert a message; with an external id already seen on that channel return (its id, False)."""
+    def inbox_add(self, msg: InboundMessage, status: str = "new") -> tuple[int, bool]:
+        """Insert a message; with an external id already seen on that channel return (its id, False).
+
+        status "denied" stores a message that must never reach the agent (unknown sender, rate limit)."""
+        if status not in ("new", "denied"):
+            raise ValueError(f"a new inbox row is 'new' or 'denied', not {status!r}")
         now = time.time()
         with self._tx():
             if msg.external_id is not None:
@@ -32,9 +36,10 @@ class MessagesMixin(StoreBase):
                 if row is not None:
                     return int(row["id"]), False
             cur = self._write(
-                "INSERT INTO inbox (channel, sender, text, external_id, media, status, attempts, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, 'new', 0, ?, ?)",
-                (msg.channel, msg.sender, msg.text, msg.external_id, dumps(list(msg.media)), now, now),
+                "INSERT INTO inbox (channel, sender, text, external_id, media, media_types, status, attempts,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (msg.channel, msg.sender, msg.text, msg.external_id, dumps(list(msg.media)),
+                 dumps(list(msg.media_types)), status, now, now),
             )
             return int(cur.lastrowid or 0), True
 
@@ -81,9 +86,10 @@ class MessagesMixin(StoreBase):
     def _outbox_insert(self, msg: OutboundMessage, inbox_id: int | None) -> int:
         now = time.time()
         cur = self._write(
-            "INSERT INTO outbox (channel, recipient, text, media, inbox_id, status, attempts,"
-            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-            (msg.channel, msg.recipient, msg.text, dumps(list(msg.media)), inbox_id, now, now, now),
+            "INSERT INTO outbox (channel, recipient, text, media, inbox_id, proactive, status, attempts,"
+            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+            (msg.channel, msg.recipient, msg.text, dumps(list(msg.media)), inbox_id, int(msg.proactive), now,
+             now, now),
         )
         return int(cur.lastrowid or 0)
 

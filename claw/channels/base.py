@@ -20,6 +20,10 @@ class ChannelError(ClawError):
         self.code = code
 
 
+class ChannelHold(ChannelError):
+    """The message may not be sent now (e.g. outside a messaging window); park it until released."""
+
+
 class Channel(Protocol):
     """Outbound side of a channel. Inbound: the channel calls `Agent.submit(InboundMessage)`."""
 
