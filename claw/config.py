@@ -40,6 +40,7 @@ class LLMSettings(BaseModel):
     base_url: str | None = None
     model: str | None = None
     api_key: SecretStr | None = None
+    vision: bool = False  # the model accepts images (inbound WhatsApp photos are passed to it)
     max_steps: int = Field(6, ge=1, le=20)
     max_seconds: float = Field(60.0, gt=0, le=600)
     timeout: float = Field(30.0, gt=0, le=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -30,8 +31,20 @@ def inventory(devices: list[Device]) -> str:
     return "\n".join(lines)
 
 
+def user_content(text: str, images: list[tuple[bytes, str]]) -> str | list[dict[str, Any]]:
+    """The user's message; with images, OpenAI's multi-part content (text + data-URI image parts)."""
+    if not images:
+        return text
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(a picture, no text)"}]
+    for data, content_type in images:
+        url = f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
 def build_messages(soul: SoulSnapshot, devices: list[Device], facts: list[dict[str, Any]],
-                   history: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+                   history: list[dict[str, Any]], text: str,
+                   images: list[tuple[bytes, str]] | None = None) -> list[dict[str, Any]]:
     parts = [system_prompt_section(soul), RULES,
              f"Current local time: {time.strftime('%A %Y-%m-%d %H:%M')}.",
              "Devices in the home (one JSON object per line):\n" + untrusted("device inventory", inventory(devices))]
@@ -46,5 +59,5 @@ def build_messages(soul: SoulSnapshot, devices: list[Device], facts: list[dict[s
     for turn in history:
         if turn["role"] in ("user", "assistant") and turn.get("content"):
             messages.append({"role": turn["role"], "content": turn["content"]})
-    messages.append({"role": "user", "content": text})
+    messages.append({"role": "user", "content": user_content(text, images or [])})
     return messages
