@@ -31,6 +31,7 @@ class TurnContext:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     seq: int = 0
     confirmation: str | None = None  # "reply YES to ..." prompt raised during this turn
+    is_owner: bool = True  # only the owner may confirm risky actions
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,13 @@ class Actuator:
 
     def ask_confirmation(self, ctx: TurnContext, risks: tuple[Risk, ...],
                          steps: list[tuple[str, str, dict[str, Any]]], voice: Voice) -> str:
-        """Store the steps as a pending, expiring confirmation and return the "reply YES" prompt."""
+        """Store the steps as a pending, expiring confirmation and return the "reply YES" prompt.
+
+        A sender who is not the owner (e.g. a paired guest) gets a refusal instead: risky actions need
+        the owner's own confirmation."""
         what = " and ".join(r.what for r in risks)
+        if not ctx.is_owner:
+            return replies.problem_reply(f"Only the owner can {what}.", voice)
         reasons = "; ".join(r.reason for r in risks)
         ttl = self.safety.confirm_seconds
         self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)

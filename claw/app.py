@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -15,6 +16,7 @@ from claw.channels.base import Channel, LocalChannel
 from claw.config import LLMSettings, Settings
 from claw.errors import ConfigError
 from claw.intents import IntentEngine
+from claw.media import MediaStore, media_store_for
 from claw.outbox import OutboxDispatcher
 from claw.soul import SoulManager
 from claw.turn import TurnHandler
@@ -94,9 +96,15 @@ class Claw:
         self.soul = SoulManager(settings.soul_file, self.store)
         self.llm = make_llm(settings.llm)
         self.channels: dict[str, Channel] = {"console": LocalChannel("console"), "web": LocalChannel("web")}
+        self.media: MediaStore | None = None
+        if settings.twilio.enabled:
+            from claw.channels.whatsapp import WhatsAppChannel
+
+            self.media = media_store_for(settings)
+            self.add_channel(WhatsAppChannel(settings.twilio, self.store, self.media))
         self.outbox = OutboxDispatcher(self.store, self.channels)
         self.handler = TurnHandler(store=self.store, registry=self.registry, intents=self.intents,
-                                   soul=self.soul, llm=self.llm, settings=settings)
+                                   soul=self.soul, llm=self.llm, settings=settings, channels=self.channels)
         self.agent = Agent(self.store, self.handler, self.channels, on_outbox=self.outbox.wake)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -129,6 +137,14 @@ class Claw:
                 await asyncio.wait_for(task, 5)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is None:
+                continue
+            if inspect.iscoroutinefunction(close):
+                await close()
+            else:  # blocking (joins threads): keep it off the event loop
+                await asyncio.to_thread(close)
         await self.registry.close()
         if self.llm is not None:
             await self.llm.aclose()

@@ -1,4 +1,4 @@
-"""The `claw` command: init, run, demo, chat, ask, token, devices, and the `soul` group."""
+"""The `claw` command: init, run, demo, chat, ask, token, devices, doctor, and the `soul` and `pair` groups."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from claw.cli_doctor import doctor_command
+from claw.cli_pair import pair_app
 from claw.cli_soul import soul_app
 from claw.config import CONFIG_TEMPLATE, Settings, config_file, load_settings
 from claw.errors import ClawError
@@ -23,6 +25,8 @@ T = TypeVar("T")
 app = typer.Typer(help="homeclaw: a home-automation agent you can text.", no_args_is_help=True,
                   add_completion=False)
 app.add_typer(soul_app, name="soul")
+app.add_typer(pair_app, name="pair")
+app.command("doctor")(doctor_command)
 
 
 def settings_or_exit(**overrides: object) -> Settings:

@@ -72,6 +72,7 @@ class TwilioSettings(BaseModel):
     media_url_seconds: float = Field(3600.0, gt=0)  # how long a signed outbound media URL stays valid
     window_policy: Literal["template", "hold"] = "hold"  # proactive messages outside the 24 h window
     template_content_sid: str | None = None  # approved template (HXxxxxxxxx...) with one variable {{1}}
+    webhook_shared_keys: list[SecretStr] = Field(default_factory=list)  # HMAC-SHA256 webhook keys (optional)
     api_base: str | None = None  # tests only: a loopback stand-in for https://api.twilio.com
 
     @property
@@ -203,6 +204,7 @@ port = 8000
 # rate_limit_per_minute = 20
 # window_policy = "hold"                 # outside WhatsApp's 24 h window: "hold" or "template"
 # template_content_sid = "HX..."         # an approved template with one variable, for window_policy = "template"
+# webhook_shared_keys = []               # secrets of Twilio Webhook Settings keys, if you use HMAC-SHA256
 
 [safety]
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid

@@ -60,6 +60,14 @@ class OutboxDispatcher:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._early: dict[str, list[tuple[str, str | None, float]]] = {}  # statuses seen before the sid
+
+    def note_status(self, external_id: str, status: str, error: str | None) -> None:
+        """Keep a delivery status that arrived before its send was recorded; applied when it is."""
+        now = time.monotonic()
+        if len(self._early) > 1000:  # never grows without bound: drop entries older than 10 minutes
+            self._early = {k: v for k, v in self._early.items() if now - v[-1][2] < 600}
+        self._early.setdefault(external_id, []).append((status, error, now))
 
     def wake(self) -> None:
         self._wake.set()
@@ -110,6 +118,8 @@ class OutboxDispatcher:
                 self._failed(row, f"{exc.__class__.__name__}: {exc}", permanent=False)
                 continue
             self.store.outbox_mark_sent(row["id"], external_id)
+            for status, error, _ in self._early.pop(external_id or "", []):
+                self.store.outbox_set_status(external_id or "", status, error)
             sent += 1
         return sent
 

@@ -358,6 +358,14 @@ def confirm_prompt(what: str, reasons: str, ttl: float, voice: Voice) -> str:
     return f"Just checking: {what}{why}. Reply YES within {_within(ttl)} to go ahead, or NO to cancel."
 
 
+def cannot_see_reply(voice: Voice) -> str:
+    """A picture arrived but no vision-capable model is configured."""
+    if voice.formal:
+        return ("I received your picture, but I am unable to look at images: no vision-capable model is "
+                "configured (set llm.vision with a model that accepts images).")
+    return "Got your picture, but I can't look at images yet: no vision-capable model is configured (llm.vision)."
+
+
 def expired_reply(summary: str, voice: Voice) -> str:
     """A YES/NO that came after the confirmation expired: nothing was done."""
     if voice.formal:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from claw import replies
 from claw.actions import Actuator, Outcome, TurnContext
+from claw.channels.base import Channel
+from claw.channels.senders import handle_pairing_command, is_owner
 from claw.config import Settings
 from claw.context import build_messages
 from claw.errors import LLMError
@@ -33,7 +37,8 @@ class TurnHandler:
     """Turns one stored inbound row into a TurnResult. Owns no queueing: see claw.agent."""
 
     def __init__(self, *, store: Store, registry: Registry, intents: IntentEngine, soul: SoulManager,
-                 llm: LLMClient | None, settings: Settings) -> None:
+                 llm: LLMClient | None, settings: Settings, channels: Mapping[str, Channel] | None = None) -> None:
+        self.channels = channels if channels is not None else {}
         self.store = store
         self.registry = registry
         self.intents = intents
@@ -44,10 +49,19 @@ class TurnHandler:
 
     async def handle(self, row: dict[str, Any]) -> TurnResult:
         ctx = TurnContext(inbox_id=row["id"], sender=row["sender"], channel=row["channel"],
-                          text=(row["text"] or "").strip())
+                          text=(row["text"] or "").strip(), is_owner=self.is_owner(row))
         voice = self.soul.current().voice
-        if not ctx.text:
+        if not ctx.text and not row.get("media"):
             return TurnResult(reply=replies.greeting(voice), tier="intent")
+        images, media_note = await self._media(row)
+        if images or media_note:
+            return await self._with_media(ctx, images, media_note, voice)
+        return await self._text(ctx, voice)
+
+    async def _text(self, ctx: TurnContext, voice: Voice) -> TurnResult:
+        pairing = handle_pairing_command(self.store, ctx.is_owner, ctx.text)
+        if pairing is not None:
+            return TurnResult(reply=pairing, tier="intent")
         pending = self.store.confirmation_pending(ctx.sender, time.time())
         if is_yes(ctx.text) or is_no(ctx.text):
             if pending:
@@ -65,6 +79,39 @@ class TurnHandler:
         if self.llm is not None:
             return await self._llm(ctx, voice)
         return TurnResult(reply=replies.cannot_reply(voice, llm_available=False), tier="fallback")
+
+    # media ----------------------------------------------------------------------------------
+    async def _media(self, row: dict[str, Any]) -> tuple[list[tuple[bytes, str]], str | None]:
+        """Fetch the row's attachments through its channel: images for the model, a note for the rest."""
+        if not row.get("media"):
+            return [], None
+        fetch = getattr(self.channels.get(row["channel"]), "fetch_media", None)
+        if fetch is None:
+            return [], "I can't open attachments on this channel."
+        result = await fetch(row)
+        images = [(f.path.read_bytes(), f.content_type) for f in result.files]
+        note = " ".join(result.skipped) or None
+        return images, note
+
+    async def _with_media(self, ctx: TurnContext, images: list[tuple[bytes, str]], note: str | None,
+                          voice: Voice) -> TurnResult:
+        """Pictures go to a vision-capable model; otherwise say so, and still act on any text."""
+        if images and self.llm is not None and self.settings.llm.vision:
+            result = await self._llm(ctx, voice, images)
+            return result if not note else replace(result, reply=f"{result.reply}\n({note})")
+        notes = [note] if note else []
+        if images:
+            notes.insert(0, replies.cannot_see_reply(voice))
+        if not ctx.text:
+            return TurnResult(reply=" ".join(notes), tier="fallback")
+        result = await self._text(ctx, voice)
+        return replace(result, reply=f"{result.reply}\n({' '.join(notes)})")
+
+    def is_owner(self, row: dict[str, Any]) -> bool:
+        """Console and web chat are the owner (token-protected); on WhatsApp, the configured numbers."""
+        if row["channel"] in ("console", "web"):
+            return True
+        return is_owner(row["sender"], self.settings.twilio.owners)
 
     # local tier -----------------------------------------------------------------------------
     async def _local(self, ctx: TurnContext, plan: Plan, voice: Voice) -> TurnResult:
@@ -149,12 +196,13 @@ class TurnHandler:
         return TurnResult(reply=replies.soul_edit_prompt(edit.summary, edit.diff, ttl, voice), tier="confirm")
 
     # LLM tier -------------------------------------------------------------------------------
-    async def _llm(self, ctx: TurnContext, voice: Voice) -> TurnResult:
+    async def _llm(self, ctx: TurnContext, voice: Voice,
+                   images: list[tuple[bytes, str]] | None = None) -> TurnResult:
         assert self.llm is not None
         soul = self.soul.current()
         facts = self.store.fact_search(ctx.text)
         history = self.store.turns_recent(ctx.sender, limit=8)
-        messages = build_messages(soul, self.registry.all(), facts, history, ctx.text)
+        messages = build_messages(soul, self.registry.all(), facts, history, ctx.text, images)
         tools = home_tools(ctx, self.registry, self.actuator, self.store, voice)
         try:
             outcome = await self.llm.run(messages, tools, max_steps=self.settings.llm.max_steps,

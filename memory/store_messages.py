@@ -22,7 +22,7 @@ _OUTBOX_RANK = {"pending": 0, "held": 0, "sent": 1, "delivered": 2, "read": 3, "
 class MessagesMixin(StoreBase):
     # inbox -----------------------------------------------------------------------------------
     @locked
-    def inbox_add(self, msg: InboundMessage, status: str = "new") -> tuple[int, bool]:
+    def inbox_add(self, msg: InboundMessage, status: str = "new", error: str | None = None) -> tuple[int, bool]:
         """Insert a message; with an external id already seen on that channel return (its id, False).
 
         status "denied" stores a message that must never reach the agent (unknown sender, rate limit)."""
@@ -36,10 +36,10 @@ class MessagesMixin(StoreBase):
                 if row is not None:
                     return int(row["id"]), False
             cur = self._write(
-                "INSERT INTO inbox (channel, sender, text, external_id, media, media_types, status, attempts,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                "INSERT INTO inbox (channel, sender, text, external_id, media, media_types, status, error,"
+                " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (msg.channel, msg.sender, msg.text, msg.external_id, dumps(list(msg.media)),
-                 dumps(list(msg.media_types)), status, now, now),
+                 dumps(list(msg.media_types)), status, error, now, now),
             )
             return int(cur.lastrowid or 0), True
 

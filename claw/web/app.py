@@ -79,4 +79,12 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
     async def page() -> str:
         return resources.files("claw.web").joinpath("static/chat.html").read_text(encoding="utf-8")
 
+    if claw.settings.twilio.enabled:
+        from claw.web.twilio import twilio_router
+
+        app.include_router(twilio_router(claw))
+    if claw.media is not None:
+        from claw.media import media_router
+
+        app.include_router(media_router(claw.media))
     return app

@@ -1,0 +1,291 @@
+"""The WhatsApp channel over Twilio: sends outbox rows, keeps the 24-hour window, maps callbacks, fetches media."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import requests
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from claw.channels.base import ChannelError, ChannelHold
+from claw.channels.twilio_client import RefusedHost, is_twilio_host, make_twilio_client
+from claw.config import TwilioSettings
+from claw.errors import ConfigError
+from claw.media import MediaFile, MediaStore
+from memory.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_LENGTH = 1600  # Twilio refuses longer bodies with 21617
+WINDOW_SECONDS = 24 * 3600 - 300  # WhatsApp's customer-care window, minus a margin for clock and queue delays
+TEMPLATE_VARIABLE_MAX = 900  # a template body is at most 1024 characters, the fixed text included
+HOLD_REASON = "outside WhatsApp's 24-hour window; held until the owner writes"
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+MAX_REDIRECTS = 3
+FETCH_TIMEOUT = 10.0
+
+# Codes a retry can never fix: the message itself, the recipient, or the recipient's choice is the problem.
+PERMANENT_CODES: dict[int, str] = {
+    21211: "invalid 'To' number", 21408: "sending to this region is not enabled",
+    21602: "empty message", 21610: "the recipient unsubscribed (replied STOP)",
+    21612: "Twilio cannot route to this number", 21614: "the 'To' number cannot receive this message",
+    21617: "body over 1600 characters", 21619: "a body or media is required", 21620: "invalid media URL",
+    63003: "the recipient is not reachable on WhatsApp", 63005: "WhatsApp did not accept the content",
+    63016: "outside WhatsApp's 24-hour window (a template is required)",
+    63021: "WhatsApp refused the content", 63024: "invalid message recipient",
+}
+# 4xx codes that clear without changing the message (throttling), or once the owner fixes the configuration:
+# retried with backoff rather than dropped, so nothing is lost while the token or sender is being fixed.
+TRANSIENT_CODES: dict[int, str] = {
+    20003: "Twilio refused the credentials (check account_sid and auth_token)",
+    20429: "Twilio is rate-limiting requests", 63018: "WhatsApp rate limit for this sender",
+    63007: "Twilio does not know the sender (check from_number)",
+}
+# Twilio MessageStatus -> our outbox status. Inbound statuses (receiving, received) are not ours.
+_STATUS = {"accepted": "pending", "scheduled": "pending", "queued": "pending", "sending": "pending",
+           "sent": "sent", "delivered": "delivered", "partially_delivered": "delivered", "read": "read",
+           "failed": "failed", "undelivered": "failed", "canceled": "failed"}
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
+          (b"GIF89a", "image/gif"))
+_API_HOST = re.compile(r"^api(\.[a-z0-9-]+){0,2}\.twilio\.com$")
+
+
+@dataclass(frozen=True)
+class MediaFetchResult:
+    """Inbound media stored for a turn, and why the other attachments were left out."""
+
+    files: list[MediaFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class _Skip(Exception):
+    """One attachment is not fetched; the message says why."""
+
+
+def _code_text(code: int | None) -> str:
+    return PERMANENT_CODES.get(code or 0) or TRANSIENT_CODES.get(code or 0) or "see Twilio's error reference"
+
+
+def channel_error(exc: TwilioException) -> ChannelError:
+    """Translate a twilio REST error into a ChannelError: 5xx, 429 and TRANSIENT_CODES retry, other 4xx stop."""
+    status = int(getattr(exc, "status", 0) or 0)
+    raw = getattr(exc, "code", None)
+    code = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else None
+    text = f"twilio error {code} (HTTP {status}): {_code_text(code)}"
+    transient = status == 429 or status >= 500 or status == 0 or code in TRANSIENT_CODES
+    return ChannelError(text, permanent=not transient, code=str(code) if code is not None else None)
+
+
+def status_from_callback(form: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """Map a Twilio status callback to (outbox status, error text or None); None when it is not ours."""
+    status = str(form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    ours = _STATUS.get(status)
+    if ours is None:
+        return None
+    if ours != "failed":
+        return ours, None
+    raw = str(form.get("ErrorCode") or "").strip()
+    if raw.isdigit():
+        return ours, f"{status}: twilio error {raw}: {_code_text(int(raw))}"
+    return ours, status
+
+
+def template_text(text: str, limit: int = TEMPLATE_VARIABLE_MAX) -> str:
+    """Text fit for a template variable: one line (WhatsApp refuses newlines, tabs and runs of spaces), capped."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def sniff_image(data: bytes) -> str | None:
+    for magic, ctype in _MAGIC:
+        if data.startswith(magic):
+            return ctype
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+class WhatsAppChannel:
+    """Sends outbox rows through the twilio REST client (in a small thread pool) and fetches inbound media."""
+
+    name = "whatsapp"
+    max_length = MAX_LENGTH
+
+    def __init__(self, settings: TwilioSettings, store: Store, media: MediaStore | None = None, *,
+                 client: Client | None = None) -> None:
+        if not settings.enabled:
+            raise ConfigError("WhatsApp needs twilio.account_sid, auth_token, from_number and public_url")
+        self.settings = settings
+        self.store = store
+        self.media = media
+        self.client = client or make_twilio_client(settings)
+        self.public_url = (settings.public_url or "").rstrip("/")
+        self.status_callback = f"{self.public_url}/twilio/status"
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twilio-send")
+
+    def close(self) -> None:
+        """Join the send threads and close the HTTP session."""
+        self._pool.shutdown(wait=True)
+        session = getattr(getattr(self.client, "http_client", None), "session", None)
+        if session is not None:
+            session.close()
+
+    # the 24-hour window ---------------------------------------------------------------------
+    def in_window(self, recipient: str, now: float) -> bool:
+        """True while free-form messages may reach `recipient`: they wrote within the last 24 hours."""
+        last = self.store.last_inbound_at(self.name, recipient)
+        return last is not None and now - last < WINDOW_SECONDS
+
+    # sending -------------------------------------------------------------------------------
+    async def send(self, row: dict[str, Any]) -> str:
+        """Send one outbox row; returns the Twilio message SID. Raises ChannelError / ChannelHold."""
+        recipient = str(row["recipient"])
+        params: dict[str, Any] = {"to": recipient, "from_": self.settings.from_number,
+                                  "status_callback": self.status_callback}
+        if row.get("proactive") and not self.in_window(recipient, time.time()):
+            if self.settings.window_policy != "template" or not self.settings.template_content_sid:
+                if self.settings.window_policy == "template":
+                    log.warning("window_policy is 'template' but template_content_sid is not set: holding")
+                raise ChannelHold(HOLD_REASON)
+            params["content_sid"] = self.settings.template_content_sid
+            params["content_variables"] = json.dumps({"1": template_text(str(row.get("text") or ""))})
+        else:
+            params["body"] = str(row.get("text") or "")
+            urls = self._media_urls(row.get("media") or [])
+            if urls:
+                params["media_url"] = urls
+        loop = asyncio.get_running_loop()
+        try:
+            message = await loop.run_in_executor(self._pool, functools.partial(self.client.messages.create,
+                                                                               **params))
+        except RefusedHost as exc:
+            raise ChannelError(str(exc), permanent=True, code="refused-host") from exc
+        except (requests.RequestException, OSError) as exc:
+            raise ChannelError(f"Twilio unreachable: {exc.__class__.__name__}") from exc
+        except TwilioException as exc:
+            error = channel_error(exc)
+            log.info("twilio refused outbox %s: %s", row.get("id"), error)
+            raise error from exc
+        return str(message.sid)
+
+    def _media_urls(self, media: list[str]) -> list[str]:
+        """Signed public URLs for local media; https URLs pass through; missing files are left out."""
+        urls: list[str] = []
+        for entry in media:
+            if entry.startswith("https://"):
+                urls.append(entry)
+                continue
+            if self.media is None:
+                raise ChannelError("outbound media needs a media store", permanent=True, code="no-media-store")
+            name = self.media.name_of(entry)
+            if name is None:
+                if not Path(entry).is_file():
+                    log.warning("outbound media %s is missing; sending the text alone", entry)
+                    continue
+                name = self.media.import_file(Path(entry)).path.name
+            elif not self.media.path(name).is_file():
+                log.warning("outbound media %s is missing; sending the text alone", entry)
+                continue
+            urls.append(self.media.signed_url(self.public_url, name, self.settings.media_url_seconds))
+        return urls
+
+    # inbound media -------------------------------------------------------------------------
+    def credentialed_url(self, url: str) -> bool:
+        """May this URL get the account's credentials? Only Twilio's API, under this account's path."""
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            return False
+        account = f"/2010-04-01/Accounts/{self.settings.account_sid}/"
+        if self.settings.api_base:
+            base = urlsplit(self.settings.api_base)
+            same = (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname, base.port)
+            return same and (parts.path.startswith(account) or parts.path.startswith("/media/"))
+        return (parts.scheme == "https" and bool(_API_HOST.match(parts.hostname or ""))
+                and parts.port in (None, 443) and parts.path.startswith(account))
+
+    def redirect_allowed(self, url: str) -> bool:
+        """Where Twilio may redirect a media fetch (fetched without credentials): its media CDN."""
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            return False
+        if self.settings.api_base:
+            base = urlsplit(self.settings.api_base)
+            return (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname, base.port)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and parts.port in (None, 443) and (
+            host.endswith(".twiliocdn.com") or is_twilio_host(host)
+            or (host == "s3-external-1.amazonaws.com" and parts.path.startswith("/media.twiliocdn.com/")))
+
+    async def fetch_media(self, row: dict[str, Any]) -> MediaFetchResult:
+        """Fetch and store the images of an inbound row (size-capped); other attachments are skipped."""
+        urls = list(row.get("media") or [])
+        types = list(row.get("media_types") or [])
+        result = MediaFetchResult()
+        if not urls:
+            return result
+        if self.media is None:
+            result.skipped.extend(f"attachment {n}: no media store configured" for n in range(1, len(urls) + 1))
+            return result
+        async with httpx.AsyncClient(trust_env=False, follow_redirects=False,
+                                     timeout=httpx.Timeout(FETCH_TIMEOUT)) as http:
+            for n, url in enumerate(urls, 1):
+                declared = (types[n - 1] if n - 1 < len(types) else "").split(";")[0].strip().lower()
+                if declared not in IMAGE_TYPES:
+                    result.skipped.append(f"attachment {n} ({declared or 'unknown type'}) is not an image")
+                    continue
+                try:
+                    data = await self._download(http, str(url))
+                except _Skip as exc:
+                    log.info("inbound media %d skipped: %s", n, exc)
+                    result.skipped.append(f"attachment {n}: {exc}")
+                    continue
+                ctype = sniff_image(data)
+                if ctype is None:
+                    result.skipped.append(f"attachment {n}: not a JPEG, PNG, WebP or GIF image")
+                    continue
+                result.files.append(self.media.save(data, ctype))
+        return result
+
+    async def _download(self, http: httpx.AsyncClient, url: str) -> bytes:
+        if not self.credentialed_url(url):
+            raise _Skip("not a Twilio media URL of this account")
+        cap = self.settings.media_max_bytes
+        auth = (self.settings.account_sid or "", self.settings.auth_token.get_secret_value()
+                if self.settings.auth_token else "")
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                async with http.stream("GET", current, auth=auth if self.credentialed_url(current) else None) as resp:
+                    if resp.status_code in (301, 302, 303, 307, 308):
+                        target = urljoin(current, resp.headers.get("location", ""))
+                        if target == current or not (self.credentialed_url(target) or self.redirect_allowed(target)):
+                            raise _Skip("redirected to an unexpected host")
+                        current = target
+                        continue
+                    if resp.status_code != 200:
+                        raise _Skip(f"Twilio answered HTTP {resp.status_code}")
+                    length = resp.headers.get("content-length", "")
+                    if length.isdigit() and int(length) > cap:
+                        raise _Skip(f"larger than {cap} bytes")
+                    buf = bytearray()
+                    async for chunk in resp.aiter_bytes():
+                        buf += chunk
+                        if len(buf) > cap:
+                            raise _Skip(f"larger than {cap} bytes")
+                    return bytes(buf)
+            except httpx.HTTPError as exc:
+                raise _Skip(f"could not fetch ({exc.__class__.__name__})") from exc
+        raise _Skip("too many redirects")
