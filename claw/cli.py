@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -37,10 +37,20 @@ def settings_or_exit(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard]): a faster event loop for the same code."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run_or_exit(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; a ClawError or DeviceError becomes a one-line error and exit code 2."""
     try:
-        return asyncio.run(coro)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(coro)
     except (ClawError, DeviceError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -74,11 +74,13 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # before draining: a wake() during the drain must not be lost
             try:
                 await self.drain_once()
             except Exception:  # the dispatcher must outlive any one bad row
                 log.exception("outbox drain failed")
-            self._wake.clear()
+            if self._wake.is_set():
+                continue
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=self.poll_seconds,

@@ -145,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 30  # an idle keep-alive connection is dropped after this
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("openai fake: " + format, *args)

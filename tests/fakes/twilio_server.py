@@ -26,6 +26,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -110,6 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 30
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("twilio fake: " + format, *args)
@@ -386,7 +388,8 @@ class FakeTwilio:
         }
         record = {"sid": sid, "To": to, "From": from_, "Body": one.get("Body"), "MediaUrl": list(media),
                   "StatusCallback": one.get("StatusCallback"), "ContentSid": one.get("ContentSid"),
-                  "ContentVariables": one.get("ContentVariables"), "json": data}
+                  "ContentVariables": one.get("ContentVariables"), "json": data,
+                  "at": time.perf_counter()}  # arrival (system-wide monotonic clock), for bench/
         statuses, error_code = self.outcomes.get(to, (self.statuses, None))
         if outside:
             statuses, error_code = ["queued", "failed"], 63016
