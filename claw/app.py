@@ -127,6 +127,12 @@ class Claw:
         if resumed:
             log.info("resumed %d unfinished turn(s)", resumed)
         if dispatch:
+            self.start_dispatch()
+
+    def start_dispatch(self) -> None:
+        """Start sending the outbox. A server calls this once it listens, so that a provider's delivery
+        callbacks for what goes out first can already reach it."""
+        if not any(t.get_name() == "outbox" for t in self._tasks):
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
 
     async def stop(self) -> None:

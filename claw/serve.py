@@ -35,7 +35,7 @@ class ClawServer:
         self._started = time.perf_counter()
 
     async def serve(self) -> None:
-        await self.claw.start()
+        await self.claw.start(dispatch=False)  # the outbox starts once we listen (see _announce)
         watcher = asyncio.create_task(self._announce())
         try:
             await self.server.serve()
@@ -49,6 +49,7 @@ class ClawServer:
     async def _announce(self) -> None:
         while not self.server.started:
             await asyncio.sleep(0.02)
+        self.claw.start_dispatch()
         host, port = self.server.servers[0].sockets[0].getsockname()[:2]
         url = f"http://{host}:{port}/#token={self.settings.web_token()}"
         took = time.perf_counter() - self._started
