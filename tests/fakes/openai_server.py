@@ -27,8 +27,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.http import TrackingHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -111,34 +113,11 @@ def _error_body(code: int, message: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ server
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # joined in server_close(), so stop() leaves no thread behind
-    block_on_close = True
-    allow_reuse_address = True
+class _Server(TrackingHTTPServer):
+    owner: ScriptedOpenAI
 
     def __init__(self, address: tuple[str, int], owner: ScriptedOpenAI) -> None:
-        self.owner = owner
-        self.sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.sockets_lock:
-            self.sockets.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.sockets_lock:
-            self.sockets.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        with self.sockets_lock:
-            for sock in list(self.sockets):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        super().__init__(address, _Handler, owner)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -18,24 +18,24 @@ URL (say "https://claw.example.net") to where the app listens; the signature sti
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import queue
 import secrets
-import socket
-import sys
 import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.client import HTTPConnection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
+
+from claw.channels.twilio_client import is_loopback_host
+from tests.fakes.http import TrackingHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -57,54 +57,16 @@ def error_body(code: int, status: int, message: str | None = None) -> dict[str, 
             "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
 def _valid_address(value: str) -> bool:
     number = value.removeprefix("whatsapp:")
     return number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # joined in server_close()
-    block_on_close = True
-    allow_reuse_address = True
+class _Server(TrackingHTTPServer):
+    owner: FakeTwilio
 
     def __init__(self, address: tuple[str, int], owner: FakeTwilio) -> None:
-        self.owner = owner
-        self.sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.sockets_lock:
-            self.sockets.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.sockets_lock:
-            self.sockets.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):  # a client hung up: not news
-            log.debug("twilio fake: %s dropped the connection", client_address)
-            return
-        super().handle_error(request, client_address)
-
-    def drop_connections(self) -> None:
-        with self.sockets_lock:
-            for sock in list(self.sockets):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        super().__init__(address, _Handler, owner)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -427,7 +389,7 @@ class FakeTwilio:
         parts = urlsplit(target)
         signature = validator.compute_signature(url, params)
         entry["signature"] = signature
-        if parts.scheme != "http" or not _is_loopback(parts.hostname):
+        if parts.scheme != "http" or not is_loopback_host(parts.hostname):
             entry["error"] = "refused: the fake posts callbacks to loopback http only (see route())"
         else:
             conn = HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=5)
