@@ -88,8 +88,12 @@ class TurnHandler:
         fetch = getattr(self.channels.get(row["channel"]), "fetch_media", None)
         if fetch is None:
             return [], "I can't open attachments on this channel."
-        result = await fetch(row)
-        images = [(f.path.read_bytes(), f.content_type) for f in result.files]
+        try:
+            result = await fetch(row)
+            images = [(f.path.read_bytes(), f.content_type) for f in result.files]
+        except Exception:  # a provider or disk problem must not cost the text of the message
+            log.exception("fetching the attachments of inbox %s failed", row["id"])
+            return [], "I couldn't download your attachment; please send it again."
         note = " ".join(result.skipped) or None
         return images, note
 
