@@ -150,6 +150,13 @@ def _value(text: str, value: Any, context: dict[str, Any] | None = None) -> Text
     return TextSlotValue(text_in=TextChunk(text), value_out=value, context=context)
 
 
+_CONTROL_VERB = re.compile(r"^(please\s+)?(turn|switch|set|dim|brighten|open|close|lock|unlock|pause|play|"
+                           r"stop|mute|unmute)\b", re.I)
+_CONTROL_INTENTS = frozenset({"HassTurnOn", "HassTurnOff", "HassLightSet", "HassSetPosition",
+                              "HassClimateSetTemperature", "HassMediaPause", "HassMediaUnpause",
+                              "HassSetVolume", "HassMediaPlayerMute", "HassMediaPlayerUnmute"})
+
+
 class IntentEngine:
     """Recognises a sentence against the HA sentences and turns the best match into a Plan."""
 
@@ -202,6 +209,26 @@ class IntentEngine:
             intent_context={"area": {"value": area, "text": ""}},
             language=self.language, best_slot_name="name",
         )
+
+    def unknown_target(self, text: str) -> str | None:
+        """For a device command naming no device or room we know ("turn on the disco ball"), that name.
+
+        Only for plain control sentences (turn/switch/set/dim/open/close/lock/unlock ...): hassil's
+        wildcard matching would otherwise read "write me a poem" as a device name."""
+        text = " ".join(text.split())
+        if not _CONTROL_VERB.match(text):
+            return None
+        result = recognize_best(text, self._intents, slot_lists=self._slot_lists,
+                                intent_context={"area": {"value": _HOME, "text": ""}},
+                                allow_unmatched_entities=True, language=self.language)
+        if result is None or result.intent.name not in _CONTROL_INTENTS:
+            return None
+        for slot in ("name", "area"):
+            entity = result.unmatched_entities.get(slot)
+            words = entity.text.strip(" .!?,'\"") if entity is not None else ""
+            if words and len(words.split()) <= 4:
+                return words
+        return None
 
     def parse(self, text: str, default_area: str | None = None) -> Plan | None:
         """A Plan for the sentence, or None when it is not a local intent (the LLM tier takes it)."""

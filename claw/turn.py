@@ -78,6 +78,11 @@ class TurnHandler:
             return await self._local(ctx, plan, voice)
         if self.llm is not None:
             return await self._llm(ctx, voice)
+        unknown = self.intents.unknown_target(ctx.text)
+        if unknown:
+            names = ", ".join(sorted({d.name for d in self.registry.all()})) or "none yet"
+            return TurnResult(reply=replies.problem_reply(
+                f"I don't know a device or room called “{unknown}”. I know: {names}.", voice), tier="intent")
         return TurnResult(reply=replies.cannot_reply(voice, llm_available=False), tier="fallback")
 
     # media ----------------------------------------------------------------------------------

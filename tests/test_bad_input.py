@@ -71,9 +71,10 @@ async def quick_claw(own_home: SimHome, tmp_path: Path) -> AsyncIterator[Claw]:
 
 # ---- unknown devices ------------------------------------------------------------------------------
 UNKNOWN = [
-    ("turn on the disco ball", None),
-    ("Turn off the disco ball, please!", None),
-    ("set the disco ball to 50%", None),
+    ("turn on the disco ball", "disco ball"),
+    ("Turn off the disco ball, please!", "disco ball"),
+    ("set the disco ball to 50%", "disco ball"),
+    ("please switch on the jacuzzi", "jacuzzi"),
     ("play jazz in the garage", "garage"),
     ("turn on the lights in the garage", "garage"),
     ("what's the temperature in the kitchen?", "kitchen"),
@@ -93,6 +94,13 @@ async def test_unknown_device_gets_a_polite_reply_and_changes_nothing(
     assert snapshot(home) == before
     assert home.physical_commands() == 0
     assert_done(claw, result)
+
+
+async def test_unknown_name_is_named_but_chatter_is_not_taken_for_a_device(claw: Claw) -> None:
+    named = await say(claw, "turn on the disco ball")
+    assert "don't know a device or room called “disco ball”" in named.reply and "kitchen light" in named.reply
+    chatter = await say(claw, "write me a poem")  # hassil's wildcards would read this as a device name
+    assert chatter.tier == "fallback" and "write me a poem" not in chatter.reply
 
 
 # ---- out-of-range values: the reply names the range, no command reaches a device ------------------
