@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from claw import replies
+from claw import replies, replies_flow
 from claw.config import SafetySettings
 from claw.events import Action, Voice
 from claw.policy import Risk, assess
@@ -91,7 +91,7 @@ class Actuator:
         reasons = "; ".join(r.reason for r in risks)
         ttl = self.safety.confirm_seconds
         self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
-        ctx.confirmation = replies.confirm_prompt(what, reasons, ttl, voice)
+        ctx.confirmation = replies_flow.confirm_prompt(what, reasons, ttl, voice)
         return ctx.confirmation
 
     async def act(self, ctx: TurnContext, device_id: str, command: str, args: dict[str, Any]) -> Action:

@@ -34,7 +34,7 @@ _DONE: dict[str, tuple[str, str]] = {
     "lock": ("{who} {is} locked", "{who} {has} been locked"),
     "unlock": ("{who} {is} unlocked", "{who} {has} been unlocked"),
 }
-_EXAMPLES = ("“turn on the kitchen light”", "“what's the temperature in the hallway”",
+EXAMPLES = ("“turn on the kitchen light”", "“what's the temperature in the hallway”",
              "“play jazz in the kitchen”", "“remember that the bins go out on Monday”")
 
 
@@ -294,10 +294,10 @@ def cannot_reply(voice: Voice, llm_available: bool) -> str:
         if voice.formal:
             return f"My apologies: {name} could not complete that request just now. Please try again shortly."
         return "Sorry, I couldn't work that one out just now. Try again in a moment?"
-    examples = f"{_EXAMPLES[0]}, {_EXAMPLES[1]} or {_EXAMPLES[2]}"
+    examples = f"{EXAMPLES[0]}, {EXAMPLES[1]} or {EXAMPLES[2]}"
     if voice.concise:
         return (f"{name} can't do that without an LLM: configure one (see README). "
-                f"Simple commands work now, e.g. {_EXAMPLES[0]}.")
+                f"Simple commands work now, e.g. {EXAMPLES[0]}.")
     if voice.formal:
         return (f"I'm afraid {name} cannot do that on its own yet. I can handle simple requests such as "
                 f"{examples}. For anything more, please configure an LLM (see the README).")
@@ -318,7 +318,7 @@ def greeting(voice: Voice) -> str:
 
 
 def help_reply(voice: Voice) -> str:
-    examples = "\n".join(f"- {e}" for e in _EXAMPLES)
+    examples = "\n".join(f"- {e}" for e in EXAMPLES)
     if voice.concise:
         return f"Try:\n{examples}"
     if voice.formal:
@@ -341,70 +341,3 @@ def ack_reply(voice: Voice, plan: Plan | None = None) -> str:
 
 
 # ---- confirmations, soul edits, LLM trouble -----------------------------------------------------
-def _within(ttl: float) -> str:
-    if ttl >= 90:
-        return f"{round(ttl / 60)} minutes"
-    return f"{round(ttl)} seconds"
-
-
-def confirm_prompt(what: str, reasons: str, ttl: float, voice: Voice) -> str:
-    """Ask the owner to confirm a risky action; always says YES/NO (the agent looks for "YES")."""
-    why = f" ({reasons})" if reasons else ""
-    if voice.formal:
-        return (f"Before I proceed: {what}{why}. Please reply YES within {_within(ttl)} to confirm, "
-                f"or NO to cancel.")
-    if voice.concise:
-        return f"Confirm: {what}{why}? Reply YES or NO ({_within(ttl)})."
-    return f"Just checking: {what}{why}. Reply YES within {_within(ttl)} to go ahead, or NO to cancel."
-
-
-def cannot_see_reply(voice: Voice) -> str:
-    """A picture arrived but no vision-capable model is configured."""
-    if voice.formal:
-        return ("I received your picture, but I am unable to look at images: no vision-capable model is "
-                "configured (set llm.vision with a model that accepts images).")
-    return "Got your picture, but I can't look at images yet: no vision-capable model is configured (llm.vision)."
-
-
-def expired_reply(summary: str, voice: Voice) -> str:
-    """A YES/NO that came after the confirmation expired: nothing was done."""
-    if voice.formal:
-        return f"I am afraid that request has expired, so I did not {summary}. Please ask again if you still wish it."
-    return f"That request expired, so I didn't {summary}. Ask again if you still want it."
-
-
-def declined_reply(summary: str, voice: Voice) -> str:
-    if voice.formal:
-        return f"Understood. I have cancelled: {summary}."
-    return f"Cancelled: {summary}." if voice.concise else f"OK — cancelled: {summary}."
-
-
-def soul_edit_prompt(summary: str, diff: str, ttl: float, voice: Voice) -> str:
-    """Show a proposed soul.md change and ask for YES/NO."""
-    summary = summary.rstrip(". ")
-    shown = f"\n{diff.strip()}\n" if diff.strip() else " "
-    if voice.formal:
-        return (f"I propose to change soul.md: {summary}.{shown}Please reply YES within {_within(ttl)} "
-                f"to apply it, or NO to leave it unchanged.")
-    return f"I'd change soul.md: {summary}.{shown}Reply YES within {_within(ttl)} to apply it, or NO to keep it."
-
-
-def soul_applied_reply(voice: Voice) -> str:
-    """Said in the new voice right after a soul.md change."""
-    if voice.formal:
-        return f"Very well. soul.md has been updated; {voice.name} will speak accordingly from now on."
-    if voice.concise:
-        return f"soul.md updated. I'm {voice.name}."
-    return f"Done — soul.md is updated. I'm {voice.name}, and this is how I'll talk from now on."
-
-
-def llm_down_reply(error: str, voice: Voice) -> str:
-    """The LLM tier failed; the local tier still works."""
-    error = error.strip().rstrip(".")
-    if voice.formal:
-        return (f"My apologies: my language model is not answering at present ({error}). Simple requests "
-                f"such as {_EXAMPLES[0]} still work.")
-    if voice.concise:
-        return f"LLM unavailable ({error}). Simple commands still work."
-    return (f"Sorry, my language model isn't answering right now ({error}). Simple commands still work, "
-            f"like {_EXAMPLES[0]}.")

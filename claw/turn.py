@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from claw import replies
+from claw import replies, replies_flow
 from claw.actions import Actuator, Outcome, TurnContext
 from claw.channels.base import Channel
 from claw.channels.senders import handle_pairing_command, is_owner
@@ -68,7 +68,7 @@ class TurnHandler:
                 return await self._answer_confirmation(ctx, pending, voice)
             latest = self.store.confirmation_latest(ctx.sender)
             if latest and latest["status"] == "expired" and time.time() - latest["expires_at"] < EXPIRED_NOTICE:
-                return TurnResult(reply=replies.expired_reply(latest["summary"], voice), tier="confirm")
+                return TurnResult(reply=replies_flow.expired_reply(latest["summary"], voice), tier="confirm")
         if is_soul_edit_request(ctx.text):
             result = await self._soul_edit(ctx, voice)
             if result is not None:
@@ -110,7 +110,7 @@ class TurnHandler:
             return result if not note else replace(result, reply=f"{result.reply}\n({note})")
         notes = [note] if note else []
         if images:
-            notes.insert(0, replies.cannot_see_reply(voice))
+            notes.insert(0, replies_flow.cannot_see_reply(voice))
         if not ctx.text:
             return TurnResult(reply=" ".join(notes), tier="fallback")
         result = await self._text(ctx, voice)
@@ -172,14 +172,14 @@ class TurnHandler:
     async def _answer_confirmation(self, ctx: TurnContext, pending: dict, voice: Voice) -> TurnResult:
         if is_no(ctx.text):
             self.store.confirmation_resolve(pending["id"], "declined")
-            return TurnResult(reply=replies.declined_reply(pending["summary"], voice), tier="confirm")
+            return TurnResult(reply=replies_flow.declined_reply(pending["summary"], voice), tier="confirm")
         if not self.store.confirmation_resolve(pending["id"], "confirmed"):
             return TurnResult(reply=replies.problem_reply("That request has already expired.", voice),
                               tier="confirm")
         payload = pending["payload"]
         if payload.get("kind") == "soul":
             self.soul.write(payload["new_text"], "chat")
-            return TurnResult(reply=replies.soul_applied_reply(self.soul.current().voice), tier="confirm")
+            return TurnResult(reply=replies_flow.soul_applied_reply(self.soul.current().voice), tier="confirm")
         steps = [(d, c, a) for d, c, a in payload.get("steps", [])]
         outcome = await self.actuator.run(ctx, steps, confirmed=True)
         devices = {d.id: d for d in self.registry.all()}
@@ -202,7 +202,7 @@ class TurnHandler:
         ttl = self.settings.safety.confirm_seconds
         self.store.confirmation_add(ctx.sender, "edit soul.md", {"kind": "soul", "new_text": edit.new_text},
                                     time.time() + ttl)
-        return TurnResult(reply=replies.soul_edit_prompt(edit.summary, edit.diff, ttl, voice), tier="confirm")
+        return TurnResult(reply=replies_flow.soul_edit_prompt(edit.summary, edit.diff, ttl, voice), tier="confirm")
 
     # LLM tier -------------------------------------------------------------------------------
     async def _llm(self, ctx: TurnContext, voice: Voice,
@@ -218,7 +218,7 @@ class TurnHandler:
                                          max_seconds=self.settings.llm.max_seconds)
         except LLMError as exc:
             log.warning("LLM tier failed: %s", exc)
-            return TurnResult(reply=replies.llm_down_reply(str(exc), voice), tier="error",
+            return TurnResult(reply=replies_flow.llm_down_reply(str(exc), voice), tier="error",
                               actions=tuple(ctx.actions))
         text = outcome.text.strip() or replies.ack_reply(voice)
         if ctx.confirmation and "YES" not in text:

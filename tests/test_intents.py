@@ -11,18 +11,14 @@ from claw.intents import IntentEngine
 from claw.replies import (
     ack_reply,
     cannot_reply,
-    confirm_prompt,
-    declined_reply,
     done_reply,
     error_reply,
     greeting,
-    llm_down_reply,
     memory_reply,
     problem_reply,
-    soul_applied_reply,
-    soul_edit_prompt,
     state_reply,
 )
+from claw.replies_flow import confirm_prompt, declined_reply, llm_down_reply, soul_applied_reply, soul_edit_prompt
 from devices.models import Device, Kind
 
 
