@@ -123,6 +123,11 @@ class Claw:
             self.store.device_upsert(device.to_dict())
         self.intents.set_devices(self.registry.all())
         self.soul.current()
+        if self.media is not None:
+            pruned = self.media.prune(self.settings.twilio.media_keep_days * 86400)
+            if pruned:
+                log.info("deleted %d stored media file(s) older than %g days", pruned,
+                         self.settings.twilio.media_keep_days)
         resumed = self.agent.resume()
         if resumed:
             log.info("resumed %d unfinished turn(s)", resumed)

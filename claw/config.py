@@ -70,6 +70,7 @@ class TwilioSettings(BaseModel):
     max_body_chars: int = Field(4000, ge=1)  # longer inbound bodies are refused politely
     media_max_bytes: int = Field(5_000_000, ge=1)  # inbound media fetch cap (WhatsApp images are <= 5 MB)
     media_url_seconds: float = Field(3600.0, gt=0)  # how long a signed outbound media URL stays valid
+    media_keep_days: float = Field(30.0, gt=0)  # stored media (photos in and out) is deleted after this
     window_policy: Literal["template", "hold"] = "hold"  # proactive messages outside the 24 h window
     template_content_sid: str | None = None  # approved template (HXxxxxxxxx...) with one variable {{1}}
     webhook_shared_keys: list[SecretStr] = Field(default_factory=list)  # HMAC-SHA256 webhook keys (optional)

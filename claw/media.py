@@ -63,6 +63,19 @@ class MediaStore:
         os.replace(tmp, path)
         return MediaFile(path, self.content_type(name), len(data))
 
+    def prune(self, max_age: float, now: float | None = None) -> int:
+        """Delete stored files (and stray temporaries) older than `max_age` seconds; returns how many."""
+        now = time.time() if now is None else now
+        removed = 0
+        for path in self.root.iterdir():
+            try:
+                if path.is_file() and now - path.stat().st_mtime > max_age:
+                    path.unlink()
+                    removed += 1
+            except OSError:  # gone meanwhile, or not ours to delete: leave it
+                continue
+        return removed
+
     def import_file(self, source: Path) -> MediaFile:
         """Copy a file from elsewhere (e.g. a snapshot) into the store under a fresh name."""
         source = Path(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -439,3 +440,11 @@ def test_the_real_client_with_region_and_edge_still_reaches_only_the_fake(fake: 
     assert msg.status == "queued" and fake.messages[0]["sid"] == msg.sid
     assert client.api.v2010.accounts(fake.account_sid).fetch().status == "active"
     client.http_client.session.close()
+
+
+def test_media_store_prunes_old_files_only(tmp_path: Path) -> None:
+    store = MediaStore(tmp_path / "media", b"s" * 32)
+    old, new = store.save(b"old", "image/png"), store.save(b"new", "image/png")
+    os.utime(old.path, (time.time() - 40 * 86400,) * 2)
+    assert store.prune(30 * 86400) == 1
+    assert not old.path.exists() and new.path.read_bytes() == b"new"
