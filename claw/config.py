@@ -203,6 +203,7 @@ port = 8000
 # owners = ["+15551234567"]              # everyone else is denied
 # pairing = false                        # let unknown numbers ask for access with a code you approve
 # rate_limit_per_minute = 20
+# media_keep_days = 30                   # photos received and sent are deleted after this
 # window_policy = "hold"                 # outside WhatsApp's 24 h window: "hold" or "template"
 # template_content_sid = "HX..."         # an approved template with one variable, for window_policy = "template"
 # webhook_shared_keys = []               # secrets of Twilio Webhook Settings keys, if you use HMAC-SHA256
