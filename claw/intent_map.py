@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from claw.intent_vocab import (
@@ -322,6 +322,21 @@ def _memory(intent: str, slots: dict[str, Any], devices: list[Device], default_a
     return Plan(intent, memory=MemoryOp(op, text), slots=slots)
 
 
+BRIGHTNESS_STEP = 25
+
+
+def _brightness_relative(intent: str, slots: dict[str, Any], devices: list[Device],
+                         default_area: str | None) -> Plan:
+    """"dim the kitchen light": a query for the lights' states, resolved into set_brightness steps."""
+    delta = BRIGHTNESS_STEP if slots.get("brightness_step") == "up" else -BRIGHTNESS_STEP
+    slots = {**slots, "brightness_delta": delta}
+    found = _act(intent, slots, devices, default_area, {"light"}, "set_brightness", {}, "change brightness",
+                 one_at_home=False)
+    if found.problem:
+        return found
+    return Plan(intent, query=Query(tuple(s.device_id for s in found.steps), "brightness_relative"), slots=slots)
+
+
 def _plain(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
     return Plan(intent, slots=slots)
 
@@ -333,21 +348,9 @@ HANDLERS: dict[str, Handler] = {
     "HassMediaNext": _media, "HassMediaPrevious": _media, "HassSetVolume": _volume,
     "HassSetVolumeRelative": _volume_relative, "HassMediaPlayerMute": _media, "HassMediaPlayerUnmute": _media,
     "HassMediaSearchAndPlay": _search_play, "HassSetPosition": _position, "HassNevermind": _plain,
-    "HassRespond": _plain, "ClawThanks": _plain,
+    "HassRespond": _plain, "ClawThanks": _plain, "ClawLightStep": _brightness_relative,
     "ClawRemember": _memory, "ClawRecall": _memory, "ClawForget": _memory,
 }
-
-
-def resolve_relative(found: Plan, states: dict[str, dict[str, Any]]) -> Plan:
-    """Turn a "volume_relative" plan plus the speakers' states into set_volume steps (clamped 0-100)."""
-    if found.query is None or found.query.what != "volume_relative":
-        return found
-    delta = int(found.slots.get("volume_delta", 0))
-    steps = tuple(Step(i, "set_volume", {"volume": max(0, min(100, int(states[i]["volume"]) + delta))})
-                  for i in found.query.device_ids if isinstance((states.get(i) or {}).get("volume"), int | float))
-    if not steps:
-        return replace(found, query=None, problem="I couldn't read the current volume, so I left it alone.")
-    return replace(found, steps=steps, query=None)
 
 
 def plan(intent_name: str, slots: dict[str, Any], devices: list[Device],

@@ -53,6 +53,21 @@ CLAW_INTENTS: dict[str, Any] = {
             "forget [(that|about)] {fact}",
             "(please|do) forget [(that|about)] {fact}",
         ]}]},
+        # Relative brightness: HA has no intent for it; the claw reads the light and steps it by 25 %.
+        "ClawLightStep": {"data": [
+            {"sentences": ["(dim|darken) [the] {name} [<light>]", "make [the] {name} [<light>] (dimmer|darker)",
+                           "turn down [the] {name} [<light>]"],
+             "requires_context": {"domain": ["light"]}, "slots": {"brightness_step": "down"}},
+            {"sentences": ["brighten [up] [the] {name} [<light>]", "make [the] {name} [<light>] brighter",
+                           "turn up [the] {name} [<light>]"],
+             "requires_context": {"domain": ["light"]}, "slots": {"brightness_step": "up"}},
+            {"sentences": ["(dim|darken) [(<all>|<the>)] [{area}] <light> [<in> [the] {area}]",
+                           "make [the] [{area}] <light> [<in> [the] {area}] (dimmer|darker)"],
+             "slots": {"brightness_step": "down", "domain": "light"}},
+            {"sentences": ["brighten [up] [(<all>|<the>)] [{area}] <light> [<in> [the] {area}]",
+                           "make [the] [{area}] <light> [<in> [the] {area}] brighter"],
+             "slots": {"brightness_step": "up", "domain": "light"}},
+        ]},
         "ClawThanks": {"data": [{"sentences": [
             "(thanks|thank you|cheers|ta) [a lot|so much|very much] [claw]",
             "(great|perfect|awesome|nice|lovely) [(thanks|thank you)]",

@@ -16,7 +16,8 @@ from claw.config import Settings
 from claw.context import build_messages
 from claw.errors import LLMError
 from claw.events import TurnResult, Voice
-from claw.intent_map import Plan, Step, resolve_relative
+from claw.intent_map import Plan, Step
+from claw.intent_relative import RELATIVE, resolve_relative
 from claw.intents import IntentEngine
 from claw.policy import is_no, is_yes
 from claw.soul import SoulManager
@@ -129,7 +130,7 @@ class TurnHandler:
             return TurnResult(reply=replies.problem_reply(plan.problem, voice), tier="intent")
         if plan.memory is not None:
             return TurnResult(reply=self._memory(ctx, plan.memory.op, plan.memory.text, voice), tier="intent")
-        if plan.query is not None and plan.query.what == "volume_relative":
+        if plan.query is not None and plan.query.what in RELATIVE:
             plan = resolve_relative(plan, await self.registry.states(plan.query.device_ids))
             if plan.problem:
                 return TurnResult(reply=replies.problem_reply(plan.problem, voice), tier="intent")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from claw.events import Voice
-from claw.intent_map import MemoryOp, Plan, Query, Step, plan, resolve_relative
+from claw.intent_map import MemoryOp, Plan, Query, Step, plan
+from claw.intent_relative import resolve_relative
 from claw.intent_vocab import clean_search, kelvin_to_rgb
 from claw.intents import IntentEngine
 from claw.replies import (
@@ -327,3 +328,29 @@ def test_confirmation_and_soul_replies() -> None:
     assert "Jeeves" in soul_applied_reply(FORMAL) and "Jeeves" in soul_applied_reply(CASUAL)
     assert "timed out" in llm_down_reply("timed out", CASUAL) and llm_down_reply("x", CASUAL) != llm_down_reply(
         "x", FORMAL)
+
+
+# ---- relative brightness ------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "delta"), [("dim the kitchen light", -25), ("make the kitchen light brighter", 25),
+                                             ("turn up the kitchen light", 25), ("darken the kitchen light", -25)])
+def test_relative_brightness_is_a_query_then_a_step(engine: IntentEngine, text: str, delta: int) -> None:
+    found = engine.parse(text)
+    assert found is not None and found.query is not None and found.query.what == "brightness_relative"
+    assert found.slots["brightness_delta"] == delta
+    (light,) = found.query.device_ids
+    resolved = resolve_relative(found, {light: {"power": True, "brightness": 50}})
+    assert resolved.steps == (Step(light, "set_brightness", {"brightness": 50 + delta}),)
+
+
+def test_relative_brightness_edges() -> None:
+    base = Plan("ClawLightStep", query=Query(("a", "b", "c"), "brightness_relative"), slots={"brightness_delta": -25})
+    states = {"a": {"power": True, "brightness": 10}, "b": {"power": False, "brightness": 80},
+              "c": {"power": True, "brightness": 100}}
+    assert resolve_relative(base, states).steps == (Step("a", "turn_off", {}),
+                                                    Step("c", "set_brightness", {"brightness": 75}))
+    up = Plan("ClawLightStep", query=Query(("b",), "brightness_relative"), slots={"brightness_delta": 25})
+    assert resolve_relative(up, states).steps == (Step("b", "set_brightness", {"brightness": 25}),)
+    off_only = Plan("ClawLightStep", query=Query(("b",), "brightness_relative"), slots={"brightness_delta": -25})
+    assert resolve_relative(off_only, states).problem == "That light is off already."
+    unreadable = resolve_relative(up, {"b": {"available": False}})
+    assert unreadable.problem and not unreadable.steps

@@ -194,6 +194,12 @@ CASES: list[Case] = [
     Case("brighten the bedroom light to 90%", light_is(BL, True, brightness=90), (BL,),
          setup=lights_on(BL, brightness=20)),
     Case("set the lamp brightness to 75 percent", light_is(LAMP, True, brightness=75), (LAMP,)),
+    # relative brightness: read the light, step it by 25 %
+    Case("dim the kitchen light", light_is(KL, True, brightness=50), (KL,), setup=lights_on(KL, brightness=75)),
+    Case("make the lamp brighter", light_is(LAMP, True, brightness=65), (LAMP,),
+         setup=lights_on(LAMP, brightness=40)),
+    Case("brighten the bedroom light", light_is(BL, True, brightness=25), (BL,)),  # off: on at 25 %
+    Case("dim the lights in the hallway", light_is(HL, False), (HL,), setup=lights_on(HL, brightness=20)),
     # colour by name
     Case("set the kitchen light to red", light_is(KL, True, rgb=[255, 0, 0]), (KL,), reply="red"),
     Case("make the bedroom light blue", light_is(BL, True, rgb=[0, 0, 255]), (BL,)),
