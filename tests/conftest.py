@@ -13,6 +13,7 @@ import soco
 from claw.app import Claw
 from claw.config import Settings
 from devices.sim.home import SimHome, random_loopback_base
+from memory.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +27,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     soco.core.soco_reset()
     yield
     soco.core.soco_reset()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A private in-memory store."""
+    s = Store.memory()
+    yield s
+    s.close()
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -20,7 +20,7 @@ import yaml
 
 from devices.sim.home import SimHome
 from memory.store import Store
-from tests.fakes.openai_server import ScriptedOpenAI, call, calls, hang, reply
+from tests.fakes.openai_server import ScriptedOpenAI, call, calls, hang, hang_once_then, reply
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "durability-test-token"
@@ -236,16 +236,8 @@ def test_sigkill_after_the_action_resumes_without_acting_twice(home: SimHome, ll
 
 def test_sigkill_before_any_answer_replies_once_after_restart(home: SimHome, llm: ScriptedOpenAI,
                                                               tmp_path: Path) -> None:
-    release = threading.Event()
-    hanging = threading.Event()
     answered = "Good evening! Nothing needed changing."
-
-    def script(request: dict[str, Any]) -> dict[str, Any]:
-        if not hanging.is_set():
-            hanging.set()
-            return hang(None, release, then=reply("too late"))
-        return reply(answered)
-
+    script, release, hanging = hang_once_then(reply(answered))
     llm.script = [script]
     claws = ClawProcesses(tmp_path, home, llm)
     text = "say good evening to everyone"

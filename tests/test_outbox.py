@@ -34,13 +34,6 @@ class FlakyChannel:
         return f"SM{row['id']}"
 
 
-@pytest.fixture
-def store() -> Store:
-    s = Store.memory()
-    yield s
-    s.close()
-
-
 def add(store: Store, text: str, recipient: str = "owner") -> int:
     return store.outbox_add(OutboundMessage(channel="test", recipient=recipient, text=text))
 

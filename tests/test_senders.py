@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from claw.channels.ratelimit import TokenBucket
@@ -93,13 +91,6 @@ def test_codes_are_six_random_digits() -> None:
 ])
 def test_pairing_command(text: str, expected: tuple[str, str] | None) -> None:
     assert pairing_command(text) == expected
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store.memory()
-    yield s
-    s.close()
 
 
 def test_one_code_per_number_per_window_and_a_new_one_after_expiry(store: Store) -> None:

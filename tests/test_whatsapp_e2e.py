@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import threading
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from claw.config import LLMSettings
 from claw.events import OutboundMessage
 from claw.web.twilio import held_note
 from devices.sim.home import SimHome
-from tests.fakes.openai_server import ScriptedOpenAI, hang, reply
+from tests.fakes.openai_server import ScriptedOpenAI, hang_once_then, reply
 from tests.fakes.twilio_server import FakeTwilio
 from tests.test_durability import read_logs, wait_for
 from tests.test_twilio_webhook import inbox, new_sid, turns
@@ -206,15 +205,8 @@ def test_sigkill_after_storing_before_replying_sends_the_reply_once(
 
 def test_sigkill_during_the_turn_replies_once_after_restart(
         home: SimHome, llm: ScriptedOpenAI, fake: FakeTwilio, tmp_path: Path) -> None:
-    release, hanging = threading.Event(), threading.Event()
     answered = "Good evening, everyone!"
-
-    def script(request: dict[str, Any]) -> dict[str, Any]:
-        if not hanging.is_set():
-            hanging.set()
-            return hang(None, release, then=reply("too late"))
-        return reply(answered)
-
+    script, release, hanging = hang_once_then(reply(answered))
     llm.script = [script]
     claws = WhatsAppProcesses(tmp_path, home, llm, fake)
     params = inbound_form(fake, "say good evening to everyone", sid=new_sid())  # not a local-tier sentence

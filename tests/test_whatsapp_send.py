@@ -75,13 +75,6 @@ def sink(fake: FakeTwilio) -> Iterator[type[CallbackSink]]:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store.memory()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def media(tmp_path: Path) -> MediaStore:
     return MediaStore(tmp_path / "media", b"k" * 32)
 

@@ -72,6 +72,21 @@ def hang(seconds: float | None = None, event: threading.Event | None = None,
     return {"hang": seconds, "event": event, "then": then}
 
 
+def hang_once_then(answer: dict[str, Any]) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], threading.Event,
+                                                    threading.Event]:
+    """A script step that hangs on the first request (until `release` is set) and answers later ones with
+    `answer`; returns (step, release, hanging), `hanging` being set once the first request arrived."""
+    release, hanging = threading.Event(), threading.Event()
+
+    def step(request: dict[str, Any]) -> dict[str, Any]:
+        if not hanging.is_set():
+            hanging.set()
+            return hang(None, release, then=reply("too late"))
+        return answer
+
+    return step, release, hanging
+
+
 def close() -> dict[str, Any]:
     return {"close": True}
 
