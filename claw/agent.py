@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from claw.channels.base import Channel
-from claw.events import InboundMessage, OutboundMessage, TurnResult
+from claw.events import InboundMessage, OutboundMessage, TurnResult, clean_text
 from claw.outbox import split_text
+from claw.replies_flow import cap_messages
 from claw.turn import TurnHandler
 from memory.store import Store
 
@@ -94,18 +96,26 @@ class Agent:
                                           "Nothing else was changed; please try again.", tier="error")
             result = TurnResult(reply=result.reply, tier=result.tier, actions=result.actions,
                                 states=result.states, inbox_id=inbox_id)
-            self._finish(row, result)
+            result = self._finish(row, result)
             self._resolve(inbox_id, result)
 
-    def _finish(self, row: dict[str, Any], result: TurnResult) -> None:
+    def _finish(self, row: dict[str, Any], result: TurnResult) -> TurnResult:
+        """Store the reply as at most `max_reply_messages` outbox rows (cut: the last ends "…(truncated)") and
+        finish the row; returns the result with the reply as sent."""
         channel = self.channels.get(row["channel"])
         limit = channel.max_length if channel else 1600
+        most = self.handler.settings.max_reply_messages
+        # split only what can be sent (a model may answer megabytes); lone surrogates cannot be stored
+        text, keep = clean_text(result.reply), (most + 1) * limit
+        parts = split_text(text[:keep], limit)
+        sent = cap_messages(parts, limit, most, cut=len(text) > keep)
+        reply = text if sent is parts else " ".join(sent)
         replies = [OutboundMessage(channel=row["channel"], recipient=row["sender"], text=part,
-                                   inbox_id=row["id"]) for part in split_text(result.reply, limit)]
-        self.store.inbox_finish(row["id"], replies,
-                                turns=[("user", row["text"]), ("assistant", result.reply)])
+                                   inbox_id=row["id"]) for part in sent]
+        self.store.inbox_finish(row["id"], replies, turns=[("user", row["text"]), ("assistant", reply)])
         if self.on_outbox:
             self.on_outbox()
+        return replace(result, reply=reply)
 
     def _resolve(self, inbox_id: int, result: TurnResult) -> None:
         for future in self._waiters.pop(inbox_id, []):

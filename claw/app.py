@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -18,6 +18,7 @@ from claw.errors import ConfigError
 from claw.intents import IntentEngine
 from claw.media import MediaStore, media_store_for
 from claw.outbox import OutboxDispatcher
+from claw.settler import Settler
 from claw.soul import SoulManager
 from claw.turn import TurnHandler
 from devices.drivers.base import Driver
@@ -33,10 +34,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_devices_file(path: Path, drivers: Collection[str] | None = None) -> list[Device]:
+DEVICES_FILE = "devices_file"  # origin of the devices loaded from settings.devices_file
+GIVEN = "given"  # origin of the devices handed to Claw(devices=...): the simulated home of `claw demo`
+
+
+def same_thing(device: Device) -> tuple[str, str, str | None]:
+    """What a device drives: two entries with the same driver, address and adapter are one device."""
+    return device.driver, device.address, device.adapter
+
+
+def load_devices_file(path: Path, drivers: Collection[str] | None = None,
+                      adapters: Collection[str] | None = None) -> list[Device]:
     """Devices listed in a YAML file (a list of Device fields, or a mapping with a `devices` list);
-    a ConfigError naming the file and the bad entry when malformed. With `drivers`, a device naming
-    another driver is malformed too."""
+    a ConfigError naming the file and the bad entry when malformed, or when two entries share an id or drive
+    the same thing. With `drivers`, a device naming another driver is malformed too; with `adapters`, an
+    http device naming another adapter."""
     where = f"cannot load devices from {path}"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -62,11 +74,53 @@ def load_devices_file(path: Path, drivers: Collection[str] | None = None) -> lis
         if drivers is not None and str(item["driver"]) not in drivers:
             raise ConfigError(f"{where}: {label} has driver {item['driver']!r}; "
                               f"known drivers: {', '.join(sorted(drivers))}")
+        adapter = item.get("adapter")
+        if adapters is not None and str(item["driver"]) == "http" and adapter not in (None, "") \
+                and str(adapter) not in adapters:
+            raise ConfigError(f"{where}: {label} has adapter {adapter!r}; "
+                              f"known adapters: {', '.join(sorted(adapters)) or 'none'}")
         try:
-            out.append(Device.from_dict(item))
+            device = Device.from_dict(item)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{where}: {label}: {exc}") from exc
+        for m, other in enumerate(out, 1):
+            if other.id == device.id:
+                raise ConfigError(f"{where}: {label} has the id {device.id!r} of device #{m} ({other.name}); "
+                                  "ids must be unique")
+            if same_thing(other) == same_thing(device):
+                raise ConfigError(f"{where}: {label} drives the same device as device #{m} ({other.name}): "
+                                  f"driver {device.driver} at {device.address}"
+                                  f"{f', adapter {device.adapter}' if device.adapter else ''}; "
+                                  "list it once (add names as aliases)")
+        out.append(device)
     return out
+
+
+def merge_devices(stored: Iterable[dict[str, Any]], current: dict[str, list[Device]]
+                  ) -> tuple[list[Device], list[str]]:
+    """The devices a claw knows, and the ids of stored devices to forget.
+
+    Each origin in `current` (DEVICES_FILE, GIVEN) is authoritative for its own devices: a stored device of
+    that origin which it no longer lists is dropped, and so is a stored device of any origin that drives the
+    same thing (driver, address, adapter) as a current one under another id. One device per id: a current
+    device replaces the stored one, a later origin an earlier one."""
+    fresh: dict[str, Device] = {}
+    for devices in current.values():
+        for device in devices:
+            fresh.pop(device.id, None)
+            fresh[device.id] = device
+    owners = {same_thing(d): d.id for d in fresh.values()}
+    kept: dict[str, Device] = {}
+    drop: list[str] = []
+    for row in stored:
+        device = Device.from_dict(row)
+        if device.id in fresh:
+            continue
+        if row.get("source") in current or owners.get(same_thing(device), device.id) != device.id:
+            drop.append(device.id)
+        else:
+            kept[device.id] = device
+    return [*kept.values(), *fresh.values()], drop
 
 
 def make_llm(llm: LLMSettings) -> LLMClient | None:
@@ -87,8 +141,10 @@ class Claw:
         self.settings = settings
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
-        drivers = drivers or {"sonos": SonosDriver(), "http": HttpDriver()}
+        # one number bounds a device call: the registry's timeout and the HTTP driver's agree
+        drivers = drivers or {"sonos": SonosDriver(), "http": HttpDriver(timeout=settings.device_timeout)}
         self._driver_names = frozenset(drivers)
+        self._drivers = drivers
         self.registry = Registry(drivers, timeout=settings.device_timeout)
         self._initial_devices = list(devices)
         self.intents = IntentEngine()
@@ -106,6 +162,8 @@ class Claw:
         self.handler = TurnHandler(store=self.store, registry=self.registry, intents=self.intents,
                                    soul=self.soul, llm=self.llm, settings=settings, channels=self.channels)
         self.agent = Agent(self.store, self.handler, self.channels, on_outbox=self.outbox.wake)
+        self.settler = Settler(self.store, self.registry, voice=lambda: self.soul.current().voice,
+                               on_outbox=self.outbox.wake)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -114,13 +172,18 @@ class Claw:
 
     async def start(self, *, dispatch: bool = True) -> None:
         """Load devices, resume unfinished turns and start the outbox dispatcher."""
-        devices = [Device.from_dict(row) for row in self.store.devices_all()]
+        from_file: list[Device] = []
         if self.settings.devices_file:
-            devices += load_devices_file(self.settings.devices_file, self._driver_names)
-        devices += self._initial_devices
+            http = self._drivers.get("http")
+            adapters = http.specs if isinstance(http, HttpDriver) else None
+            from_file = load_devices_file(self.settings.devices_file, self._driver_names, adapters)
+        current = {DEVICES_FILE: from_file, GIVEN: self._initial_devices}
+        devices, dropped = merge_devices(self.store.devices_all(), current)
         for device in devices:
             self.registry.add(device)
-            self.store.device_upsert(device.to_dict())
+        self.store.devices_sync([(d.to_dict(), origin) for origin, ds in current.items() for d in ds], dropped)
+        if dropped:
+            log.info("forgot %d stored device(s) no longer listed: %s", len(dropped), ", ".join(dropped))
         self.intents.set_devices(self.registry.all())
         self.soul.current()
         if self.media is not None:
@@ -131,8 +194,22 @@ class Claw:
         resumed = self.agent.resume()
         if resumed:
             log.info("resumed %d unfinished turn(s)", resumed)
+        self._tasks.append(asyncio.create_task(self.settler.run(self._stop), name="settler"))
+        if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
+            self._tasks.append(asyncio.create_task(self._reconcile_deliveries(), name="reconcile"))
         if dispatch:
             self.start_dispatch()
+
+    async def _reconcile_deliveries(self) -> None:
+        """Ask the channels that can (WhatsApp) for delivery reports missed while the claw was down."""
+        for channel in list(self.channels.values()):
+            reconcile = getattr(channel, "reconcile", None)
+            if reconcile is None:
+                continue
+            try:
+                await reconcile(stop=self._stop)
+            except Exception:  # noqa: BLE001 - a bookkeeping round must never stop the claw
+                log.exception("checking the delivery status of %s messages failed", channel.name)
 
     def start_dispatch(self) -> None:
         """Start sending the outbox. A server calls this once it listens, so that a provider's delivery

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -19,6 +19,9 @@ from claw.cli_soul import soul_app
 from claw.config import CONFIG_TEMPLATE, Settings, config_file, load_settings
 from claw.errors import ClawError
 from devices.errors import DeviceError
+
+if TYPE_CHECKING:
+    from devices.models import Device
 
 T = TypeVar("T")
 
@@ -79,11 +82,25 @@ def init(force: Annotated[bool, typer.Option(help="Overwrite an existing claw.to
     typer.echo(f"wrote {path}\ndata dir: {settings.data_dir}")
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The settings of `claw demo` (and `claw chat --demo`): the same, with the data dir <data dir>/demo."""
+    return settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+
+
+def demo_option() -> Any:
+    return typer.Option("--demo", help="The `claw demo` claw (its data dir is <data dir>/demo).")
+
+
 @app.command()
-def token() -> None:
+def token(demo: Annotated[bool, demo_option()] = False) -> None:
     """Print the web UI token and the chat URL (the token is generated on first use)."""
+    from claw.running import running, url_host
+
     settings = settings_or_exit()
-    typer.echo(f"http://{settings.web.host}:{settings.web.port}/#token={settings.web_token()}")
+    if demo:
+        settings = demo_settings(settings)
+    host, port = running(settings) or (settings.web.host, settings.web.port)
+    typer.echo(f"http://{url_host(host)}:{port}/#token={settings.web_token()}")
 
 
 @app.command()
@@ -105,8 +122,7 @@ def demo(home: Annotated[Path | None, typer.Option(help="YAML file describing a 
     """Run the claw with a simulated home on loopback: web chat and console chat, no hardware needed."""
     from claw.serve import serve_demo
 
-    settings = settings_or_exit()
-    settings = settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+    settings = demo_settings(settings_or_exit())
     setup_logging(settings, quiet=True)
     use_console = sys.stdin.isatty() if console is None else console
     run_or_exit(serve_demo(settings, home_file=home, port=port, console=use_console))
@@ -150,27 +166,63 @@ def ask(text: Annotated[str, typer.Argument(help="What to say to the claw.")],
 
 
 @app.command()
-def devices() -> None:
-    """List the devices the claw knows (from the store and devices_file)."""
-    from claw.app import load_devices_file
+def devices(demo: Annotated[bool, demo_option()] = False) -> None:
+    """List the devices the claw knows: a running claw's, else those in the store and devices_file."""
+    settings = settings_or_exit()
+    if demo:
+        settings = demo_settings(settings)
+    known = running_devices(settings)
+    if known is None:
+        known = stored_devices(settings)
+    if not known:
+        hint = "start `claw demo`" if demo else "set devices_file in claw.toml, or try `claw demo`"
+        typer.echo(f"no devices yet ({hint})")
+    for d in known:
+        typer.echo(f"{d.id:40} {d.name:24} {d.room or '-':14} {d.kind:8} {','.join(sorted(d.capabilities))}")
+
+
+def running_devices(settings: Settings) -> list[Device] | None:
+    """The devices of the claw serving this data dir (GET /api/devices), or None when none answers."""
+    import httpx
+
+    from claw.running import client_base, running
     from devices.models import Device
+
+    where = running(settings)
+    if where is None:
+        return None
+    url = client_base(*where) + "/api/devices"
+    try:
+        r = httpx.get(url, headers={"Authorization": f"Bearer {settings.web_token()}"}, timeout=5,
+                      trust_env=False)
+        r.raise_for_status()
+        return [Device.from_dict(d) for d in r.json()]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(f"note: the claw at {url} did not answer ({exc}); listing the stored devices", err=True)
+        return None
+
+
+def stored_devices(settings: Settings) -> list[Device]:
+    """What a claw starting now would know: the stored devices and devices_file's (which replaces the stored
+    devices that came from it)."""
+    from claw.app import DEVICES_FILE, load_devices_file, merge_devices
+    from devices.adapters.spec import builtin_specs
     from memory.store import Store
 
-    settings = settings_or_exit()
     settings.ensure_data_dir()
     store = Store(settings.db_path)
-    known = [Device.from_dict(r) for r in store.devices_all()]
-    store.close()
+    try:
+        rows = store.devices_all()
+    finally:
+        store.close()
+    from_file = []
     if settings.devices_file:
         try:
-            known += load_devices_file(settings.devices_file)
+            from_file = load_devices_file(settings.devices_file, ("sonos", "http"), builtin_specs())
         except ClawError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-    if not known:
-        typer.echo("no devices yet (set devices_file in claw.toml, or try `claw demo`)")
-    for d in known:
-        typer.echo(f"{d.id:40} {d.name:24} {d.room or '-':14} {d.kind:8} {','.join(sorted(d.capabilities))}")
+    return merge_devices(rows, {DEVICES_FILE: from_file})[0]
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,8 +15,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from claw.config_errors import Sources, describe
 from claw.errors import ConfigError
 
+MAX_INPUT_CHARS = 4000  # default cap on one message typed into the web chat, the console or `claw ask`
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -34,7 +36,13 @@ def config_file() -> Path:
     return data_dir / "claw.toml"
 
 
-class LLMSettings(BaseModel):
+class Section(BaseModel):
+    """A [section] of the settings: a key it does not have is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMSettings(Section):
     """Any OpenAI-compatible endpoint: OpenAI, Ollama, llama.cpp server, vLLM."""
 
     base_url: str | None = None
@@ -44,19 +52,23 @@ class LLMSettings(BaseModel):
     max_steps: int = Field(6, ge=1, le=20)
     max_seconds: float = Field(60.0, gt=0, le=600)
     timeout: float = Field(30.0, gt=0, le=300)
+    max_tool_calls_per_step: int = Field(16, ge=1, le=128)  # further calls in one model answer are not run
 
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.model)
 
 
-class WebSettings(BaseModel):
+class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     token: SecretStr | None = None  # generated into the data dir when not set
+    # Host header names the web app answers to (any port); others get 400 (DNS rebinding). web.host and the
+    # host of twilio.public_url are always allowed too; "*" turns the check off.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
 
 
-class TwilioSettings(BaseModel):
+class TwilioSettings(Section):
     """WhatsApp through Twilio. See deploy/TWILIO.md."""
 
     account_sid: str | None = None  # ACxxxxxxxx...
@@ -81,19 +93,41 @@ class TwilioSettings(BaseModel):
         return bool(self.account_sid and self.auth_token and self.from_number and self.public_url)
 
 
-class SafetySettings(BaseModel):
+class SafetySettings(Section):
     """Limits the policy layer enforces: outside them an action needs the owner's confirmation."""
 
     confirm_seconds: float = Field(120.0, gt=0)
     hvac_min: float = 16.0
     hvac_max: float = 26.0
+    max_actions_per_turn: int = Field(20, ge=1, le=1000)  # device commands sent or held for YES in one turn
+
+    @model_validator(mode="after")
+    def _hvac_range(self) -> SafetySettings:
+        if self.hvac_min > self.hvac_max:
+            raise ValueError(f"hvac_min ({self.hvac_min:g}) is above hvac_max ({self.hvac_max:g})")
+        return self
+
+
+class SettingsOnly(PydanticBaseSettingsSource):
+    """A source reduced to the keys that name a setting: a .env file may hold other programs' variables
+    (load_settings reports its unknown CLAW_* ones, with a suggestion)."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.inner().items() if k in self.settings_cls.model_fields}
 
 
 class Settings(BaseSettings):
     """All of homeclaw's configuration; secrets have no defaults and print as '**********'."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CLAW_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+        env_prefix="CLAW_", env_nested_delimiter="__", env_file=".env", extra="forbid",
         hide_input_in_errors=True,  # a secret typed into the wrong key must not be echoed in the error
     )
 
@@ -103,6 +137,8 @@ class Settings(BaseSettings):
     default_area: str | None = None  # room assumed when a sentence names none
     owner: str = "console"  # the console/web owner identity
     device_timeout: float = Field(5.0, gt=0, le=60)
+    max_input_chars: int = Field(MAX_INPUT_CHARS, ge=1, le=100_000)  # longer web/console/ask input is refused
+    max_reply_messages: int = Field(4, ge=1, le=50)  # a longer reply is cut, its last message ends "…(truncated)"
     log_level: str = "INFO"
     llm: LLMSettings = Field(default_factory=LLMSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -124,7 +160,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+        return init_settings, env_settings, SettingsOnly(dotenv_settings), toml, file_secret_settings
 
     # derived paths --------------------------------------------------------------------------
     @property
@@ -156,10 +192,30 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
+    """The settings, or a one-line ConfigError naming the bad key, where it was set (environment variable,
+    .env, claw.toml) and, for a key that does not exist, the nearest one that does."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    dotenv_file = Path(env_file).absolute() if isinstance(env_file, str | Path) else None
+    sources = Sources(overrides, os.environ, read_dotenv(dotenv_file), dotenv_file, config_file())
+    if unknown := sources.unknown(Settings):
+        raise ConfigError(unknown)
     try:
         return Settings(**overrides)
-    except Exception as exc:  # pydantic ValidationError or a broken claw.toml
-        raise ConfigError(f"invalid configuration ({config_file()}): {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, Settings, sources)) from exc
+    except Exception as exc:  # a broken claw.toml
+        raise ConfigError(f"invalid configuration ({config_file()}): {' '.join(str(exc).split())}") from exc
+
+
+def read_dotenv(path: Path | None) -> dict[str, str | None]:
+    if path is None or not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        return dict(dotenv_values(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"invalid configuration ({path}): cannot read it: {exc}") from exc
 
 
 CONFIG_TEMPLATE = """\
@@ -175,6 +231,12 @@ CONFIG_TEMPLATE = """\
 # Seconds a device may take before the claw gives up and says so.
 device_timeout = 5.0
 
+# A longer reply is cut to this many channel messages, the last ending "…(truncated)".
+max_reply_messages = 4
+
+# Longest message (characters) accepted from the web chat, the console and `claw ask`.
+# max_input_chars = 4000
+
 # A YAML list of devices to load at start (id, name, kind, room, capabilities, driver, address, adapter).
 # devices_file = "/etc/homeclaw/devices.yaml"
 
@@ -188,11 +250,13 @@ device_timeout = 5.0
 # api_key = ""   # secret: no default, never logged
 max_steps = 6
 max_seconds = 60
+max_tool_calls_per_step = 16   # further tool calls in one model answer are refused, not run
 
 [web]
 host = "127.0.0.1"   # keep it on loopback; put a reverse proxy or tunnel in front for remote use
 port = 8000
 # token = ""         # secret; generated into the data dir when unset (see `claw token`)
+# allowed_hosts = ["127.0.0.1", "localhost", "[::1]"]  # Host names answered (plus host and public_url's host)
 
 [twilio]
 # WhatsApp through Twilio: see deploy/TWILIO.md. `claw doctor` checks these settings.
@@ -212,4 +276,5 @@ port = 8000
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid
 hvac_min = 16.0         # thermostat targets outside [hvac_min, hvac_max] need confirmation
 hvac_max = 26.0
+max_actions_per_turn = 20   # device commands sent (or held for YES) in one turn; further ones are refused
 """

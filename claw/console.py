@@ -5,17 +5,47 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from claw.app import Claw
 from claw.config import Settings
+from claw.errors import ClawError
 from claw.events import InboundMessage
 from claw.turn_json import turn_json
 from devices.sim.home import SimHome, random_loopback_base
 
 
+def too_long(length: int, settings: Settings) -> str | None:
+    """The one-line refusal for input over Settings.max_input_chars (the web chat's cap too), or None."""
+    cap = settings.max_input_chars
+    if length <= cap:
+        return None
+    return f"That message is {length:,} characters long; the limit is {cap:,} (max_input_chars). Nothing was done."
+
+
+def read_line(stream: TextIO, limit: int) -> tuple[str, int] | None:
+    """One line, stripped, with at most `limit` + 2 characters kept in memory: (text, length), None at EOF.
+    For a longer line `length` counts all of it, and its rest is read and dropped (never further messages)."""
+    line = stream.readline(limit + 2)
+    if not line:
+        return None
+    text = line.strip()
+    if line.endswith("\n") or len(line) < limit + 2:
+        return text, len(text)
+    length = len(line)
+    while chunk := stream.readline(65536):
+        length += len(chunk.rstrip("\r\n"))
+        if chunk.endswith("\n"):
+            break
+    return text, length
+
+
 async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path | None) -> dict[str, Any]:
-    """One turn: store, handle, reply through the outbox; returns the --json shape."""
+    """One turn: store, handle, reply through the outbox; returns the --json shape. Input over the cap is a
+    ClawError before anything starts."""
+    refusal = too_long(len(text.strip()), settings)
+    if refusal:
+        raise ClawError(refusal)
     home = SimHome.load(home_file, ip_base=random_loopback_base()) if demo else None
     devices = await asyncio.to_thread(home.start) if home else []
     claw = Claw(settings, devices=devices)
@@ -36,17 +66,27 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
 
 
 async def console_loop(claw: Claw) -> None:
-    """Read lines from stdin, print replies as the outbox delivers them."""
+    """Read lines from stdin, print replies as the outbox delivers them. Bytes that are not UTF-8 become U+FFFD;
+    a line over max_input_chars is refused with one line, without a turn."""
     queue = claw.channels["console"].listen()  # type: ignore[attr-defined]
     voice = claw.soul.current().voice
+    stdin = sys.stdin
+    try:
+        stdin.reconfigure(errors="replace")  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's StringIO), or already read
+        pass
     print(f"{voice.name}: ready. Type a message, or 'quit'.", flush=True)  # noqa: T201
     while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
+        read = await asyncio.to_thread(read_line, stdin, claw.settings.max_input_chars)
+        if read is None:
             break
-        text = line.strip()
+        text, length = read
         if text.lower() in ("quit", "exit", ":q"):
             break
+        refusal = too_long(length, claw.settings)
+        if refusal:
+            print(f"{voice.name}: {refusal}", flush=True)  # noqa: T201
+            continue
         if not text:
             continue
         claw.agent.submit(InboundMessage(channel="console", sender=claw.settings.owner, text=text))

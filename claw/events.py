@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def clean_text(text: str) -> str:
+    """`text` safe to store, encode and print: surrogate pairs joined, lone surrogates (which no UTF-8 codec,
+    SQLite or JSON encoder accepts) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A message from a person (or a routine) as a channel hands it to the inbox."""
@@ -16,6 +26,15 @@ class InboundMessage:
     external_id: str | None = None  # e.g. Twilio MessageSid; unique per channel when set
     media: tuple[str, ...] = ()  # remote URLs (fetched by the channel at turn time) or local paths
     media_types: tuple[str, ...] = ()  # content type per media entry, when known
+
+    def __post_init__(self) -> None:
+        """The one boundary every channel passes: text that cannot be encoded is cleaned here, once."""
+        for name in ("channel", "sender", "text", "external_id"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                cleaned = clean_text(value)
+                if cleaned is not value:
+                    object.__setattr__(self, name, cleaned)
 
 
 @dataclass(frozen=True)

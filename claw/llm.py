@@ -14,7 +14,8 @@ from typing import Any
 import openai
 
 from claw.errors import LLMError
-from claw.tools.schema import Tool, call_tool, parse_arguments
+from claw.events import clean_text
+from claw.tools.schema import MAX_ARG_DEPTH, Tool, call_tool, parse_arguments, prune_depth
 from claw.untrusted import UNTRUSTED_NOTE, clean_model_text, strip_template_tokens, untrusted
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,17 @@ def parse_reply(response: Any, step: int) -> _Reply:
         name = _get(function, "name")
         arguments = _get(function, "arguments")
         if arguments is not None and not isinstance(arguments, str):
-            arguments = json.dumps(arguments)
-        calls.append({"id": str(_get(raw, "id") or f"call_{step}_{index}"),
-                      "name": str(name or ""), "arguments": arguments or ""})
-    return _Reply(_text_of(_get(message, "content")), calls, _get(choices[0], "finish_reason"))
+            # An object instead of a string: re-encoded with its depth bounded (json.dumps of 1,000 levels raises
+            # RecursionError); still deeper than MAX_ARG_DEPTH when it was, so the tool call is refused as such.
+            pruned = prune_depth(arguments, MAX_ARG_DEPTH + 1)
+            try:
+                arguments = json.dumps(pruned, default=str)
+            except (TypeError, ValueError):
+                arguments = str(pruned)  # not JSON: the tool call gets "arguments are not valid JSON"
+        calls.append({"id": clean_text(str(_get(raw, "id") or f"call_{step}_{index}")),
+                      "name": clean_text(str(name or "")), "arguments": clean_text(arguments or "")})
+    content = _text_of(_get(message, "content"))  # a lone surrogate (JSON "\ud800") breaks SQLite
+    return _Reply(clean_text(content) if content is not None else None, calls, _get(choices[0], "finish_reason"))
 
 
 def _short(text: Any, limit: int = 160) -> str:
@@ -194,12 +202,14 @@ class LLMClient:
     # ---------------------------------------------------------------------------------- the loop
 
     async def run(self, messages: list[dict[str, Any]], tools: list[Tool], max_steps: int = 6,
-                  max_seconds: float = 60.0, on_tool_call: ToolCallback | None = None) -> LLMOutcome:
+                  max_seconds: float = 60.0, on_tool_call: ToolCallback | None = None,
+                  max_tool_calls: int = 16) -> LLMOutcome:
         """Let the model answer, calling tools as it asks, for at most `max_steps` model calls and
-        `max_seconds`. Bad tool calls (unknown name, invalid JSON, wrong arguments, a failing tool) go back
-        to the model as text. The tool calls of the last allowed step still run. Raises LLMError only while
-        no tool call has been handled yet; after that, a failure ends the run with a stopped outcome that
-        still lists what was done.
+        `max_seconds`; of one answer's tool calls only the first `max_tool_calls` run, the rest are answered
+        "error: not run, too many tool calls in one step". Bad tool calls (unknown name, invalid JSON, wrong
+        arguments, a failing tool) go back to the model as text. The tool calls of the last allowed step still
+        run. Raises LLMError only while no tool call has been handled yet; after that, a failure ends the run
+        with a stopped outcome that still lists what was done.
         """
         deadline = time.monotonic() + max_seconds
         transcript = list(messages)
@@ -237,7 +247,14 @@ class LLMClient:
                     raise LLMError("The language model gave an empty answer.")
                 return stopped("empty_answer", "Done.")
             transcript.append(_assistant_message(reply))
+            too_many = f"error: not run, too many tool calls in one step (at most {max_tool_calls})"
+            if len(reply.calls) > max_tool_calls:
+                log.warning("model asked for %d tool calls in one step; running the first %d",
+                            len(reply.calls), max_tool_calls)
             for index, call in enumerate(reply.calls):
+                if index >= max_tool_calls:
+                    transcript.append(_tool_message(call["id"], too_many))
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     for skipped in reply.calls[index:]:
@@ -266,8 +283,8 @@ class LLMClient:
 
 
 def _assistant_message(reply: _Reply) -> dict[str, Any]:
-    """The assistant turn echoed back; invalid argument JSON is replaced by {} so strict servers that
-    re-render tool calls through their chat template do not reject the next request."""
+    """The assistant turn echoed back; invalid argument JSON (or arguments nested too deeply) is replaced by {}
+    so strict servers that re-render tool calls through their chat template do not reject the next request."""
     calls = []
     for call in reply.calls:
         arguments = call["arguments"]

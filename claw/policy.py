@@ -39,6 +39,38 @@ def assess(device: Device, command: str, args: dict[str, Any], safety: SafetySet
     return None
 
 
+_PHRASES = {
+    "turn_on": "turn on the {name}", "turn_off": "turn off the {name}",
+    "set_brightness": "set the {name} to {brightness}%", "set_color": "set the colour of the {name} to {rgb}",
+    "play": "play the {name}", "pause": "pause the {name}", "stop": "stop the {name}",
+    "next": "skip to the next track on the {name}", "previous": "go back a track on the {name}",
+    "set_volume": "set the {name} volume to {volume}%", "set_mute": "{mute} the {name}",
+    "play_favorite": "play {favorite} on the {name}", "set_temperature": "set the {name} to {temperature} °C",
+    "set_hvac_mode": "set the {name} to {mode} mode", "open": "open the {name}", "close": "close the {name}",
+    "set_position": "set the {name} to {position}% open", "lock": "lock the {name}", "unlock": "unlock the {name}",
+}
+
+
+def describe(device: Device, command: str, args: dict[str, Any], safety: SafetySettings) -> str:
+    """What one command will do, as the owner is asked to confirm it: the risk's own words when risky."""
+    risk = assess(device, command, args, safety)
+    if risk is not None:
+        return risk.what
+    fields = {k: f"{v:g}" if isinstance(v, float) else v for k, v in args.items()}
+    fields.update(name=device.name, mute="mute" if args.get("muted") else "unmute")
+    try:
+        return _PHRASES[command].format(**fields)
+    except (KeyError, IndexError):
+        return f"{command.replace('_', ' ')} on the {device.name}"
+
+
+def join_actions(whats: list[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    if len(whats) <= 1:
+        return "".join(whats)
+    return ", ".join(whats[:-1]) + " and " + whats[-1]
+
+
 def is_yes(text: str) -> bool:
     return bool(_YES.match(text))
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from claw.channels.senders import mask
 from claw.events import Voice
 from claw.intent_map import Plan, Query, Step
 from claw.intent_vocab import COLORS, label
+from claw.permissions import Standing, may
+from claw.untrusted import shown_text
 from devices.models import Device, Kind
 
 log = logging.getLogger(__name__)
@@ -246,9 +249,21 @@ def problem_reply(text: str, voice: Voice) -> str:
     return f"I'm afraid {_lower_first(text)}" if voice.formal else f"Hmm, {_lower_first(text)}"
 
 
+ERROR_CHARS = 240
+
+
 def error_reply(device_name: str, error_text: str, voice: Voice) -> str:
-    """A device command failed (devices.errors message, already safe to show)."""
-    error_text = error_text.strip().rstrip(".")
+    """A device command failed (a devices.errors message).
+
+    The message may quote the device's own words (an HTTP error body, a UPnP fault) and the device name may
+    come from the device too. They are kept, because "the target must be between 7 and 32" is what tells
+    the owner how to ask again, but made inert (claw.untrusted.shown_text): one printable line, at most
+    ERROR_CHARS, no template tokens or fence markers (the reply is replayed to the model as history), no
+    links (a device must not send phishing links in the claw's voice); the HTTP driver quotes the body
+    with its own double quotes turned into single ones, so the device cannot end the quote and go on
+    as if the claw were speaking."""
+    device_name = shown_text(device_name, 80)
+    error_text = shown_text(error_text, ERROR_CHARS, links=False).rstrip(".")
     if voice.formal:
         head = "" if voice.concise else "I'm sorry. "
         return f"{head}The {device_name} could not carry that out: {error_text}."
@@ -285,6 +300,18 @@ def memory_reply(op: str, facts: list[str] | int, voice: Voice) -> str:
             return bullets
         return (f"Here is what I have on record:\n{bullets}" if formal else f"Here's what I know:\n{bullets}")
     return "Very well." if formal else "OK."
+
+
+def recalled_line(fact: dict[str, Any], standing: Standing) -> str:
+    """One remembered fact in a recall reply. The owner sees whose a fact is when it is not their own or the
+    claw's note, and that text, someone else's words in the owner's chat, is made inert; a guest is only
+    ever shown their own facts (claw.permissions.fact_scope)."""
+    text, source = str(fact.get("text") or ""), fact.get("source")
+    if source in (None, "owner", "agent") or not may(standing, "owner_memory"):
+        return text
+    if source == "guest":
+        return f"{shown_text(text, 300)} (told by a guest, {mask(fact.get('sender'))})"
+    return f"{shown_text(text, 300)} (from a {shown_text(str(source), 20)})"
 
 
 def cannot_reply(voice: Voice, llm_available: bool) -> str:

@@ -11,6 +11,7 @@ import uvicorn
 
 from claw.app import Claw
 from claw.config import Settings
+from claw.running import announce, withdraw
 from claw.web.app import create_app
 from devices.sim.home import SimHome
 
@@ -41,6 +42,7 @@ class ClawServer:
             await self.server.serve()
         finally:
             watcher.cancel()
+            withdraw(self.settings)
             await self.claw.stop()
 
     def stop(self) -> None:
@@ -51,6 +53,7 @@ class ClawServer:
             await asyncio.sleep(0.02)
         self.claw.start_dispatch()
         host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        announce(self.settings, host, port)  # for `claw token` and `claw devices`
         url = f"http://{host}:{port}/#token={self.settings.web_token()}"
         took = time.perf_counter() - self._started
         log.info("claw ready in %.2fs on %s:%s", took, host, port)

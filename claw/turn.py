@@ -19,7 +19,9 @@ from claw.events import TurnResult, Voice
 from claw.intent_map import Plan, Step
 from claw.intent_relative import RELATIVE, resolve_relative
 from claw.intents import IntentEngine
+from claw.permissions import fact_scope, fact_source, may, standing_of
 from claw.policy import is_no, is_yes
+from claw.recovery import resumed_confirmation
 from claw.soul import SoulManager
 from claw.soul_edit import is_soul_edit_request, propose_edit, propose_edit_with_llm
 from claw.tools.home import home_tools
@@ -50,7 +52,7 @@ class TurnHandler:
 
     async def handle(self, row: dict[str, Any]) -> TurnResult:
         ctx = TurnContext(inbox_id=row["id"], sender=row["sender"], channel=row["channel"],
-                          text=(row["text"] or "").strip(), is_owner=self.is_owner(row))
+                          text=(row["text"] or "").strip(), standing=standing_of(self.is_owner(row)))
         voice = self.soul.current().voice
         if not ctx.text and not row.get("media"):
             return TurnResult(reply=replies.greeting(voice), tier="intent")
@@ -68,9 +70,16 @@ class TurnHandler:
             if pending:
                 return await self._answer_confirmation(ctx, pending, voice)
             latest = self.store.confirmation_latest(ctx.sender)
+            if is_yes(ctx.text) and resumed_confirmation(latest, self.store.audit_for_inbox(ctx.inbox_id)):
+                return await self._resume_confirmed(ctx, latest or {}, voice)  # this YES turn, cut off by a crash
             if latest and latest["status"] == "expired" and time.time() - latest["expires_at"] < EXPIRED_NOTICE:
                 return TurnResult(reply=replies_flow.expired_reply(latest["summary"], voice), tier="confirm")
+            if is_yes(ctx.text):  # a YES only ever answers a stored confirmation; never guess what it meant
+                return TurnResult(reply=replies_flow.nothing_pending_reply(voice), tier="intent")
         if is_soul_edit_request(ctx.text):
+            if not may(ctx.standing, "soul"):  # a refusal, not a pending edit a guest's YES could apply
+                return TurnResult(reply=replies.problem_reply("Only the owner can change how I talk.", voice),
+                                  tier="intent")
             result = await self._soul_edit(ctx, voice)
             if result is not None:
                 return result
@@ -141,12 +150,15 @@ class TurnHandler:
         if not plan.steps:
             return TurnResult(reply=replies.ack_reply(voice, plan), tier="intent")
         steps = [(s.device_id, s.command, dict(s.args)) for s in plan.steps]
-        outcome = await self.actuator.run(ctx, steps)
+        outcome = await self.actuator.run(ctx, steps, voice=voice)
         if outcome.risks:
-            prompt = self.actuator.ask_confirmation(ctx, outcome.risks, steps, voice)
-            return TurnResult(reply=prompt, tier="confirm")
-        return TurnResult(reply=self._outcome_reply(plan, outcome, devices, voice), tier="intent",
-                          actions=tuple(ctx.actions))
+            self.actuator.ask_confirmation(ctx, list(outcome.held))
+            prompt = self.actuator.close_confirmation(ctx, voice) or ""
+            over = [replies.error_reply(name, error, voice) for name, error in outcome.errors]
+            return TurnResult(reply=" ".join([*over, prompt]), tier="confirm")
+        reply = self._outcome_reply(plan, outcome, devices, voice)
+        prompt = self.actuator.close_confirmation(ctx, voice)  # a step a restart left uncertain (claw.recovery)
+        return TurnResult(reply=f"{reply} {prompt}" if prompt else reply, tier="intent", actions=tuple(ctx.actions))
 
     def _outcome_reply(self, plan: Plan, outcome: Outcome, devices: dict, voice: Voice) -> str:
         parts = []
@@ -156,24 +168,31 @@ class TurnHandler:
                              slots=plan.slots)
             parts.append(replies.done_reply(done_plan, devices, voice))
         parts.extend(replies.error_reply(name, error, voice) for name, error in outcome.errors)
+        parts.extend(text for _, text in outcome.uncertain)  # neither done nor failed: said so (claw.recovery)
         return " ".join(parts)
 
     def _memory(self, ctx: TurnContext, op: str, text: str, voice: Voice) -> str:
+        """Remember, forget or recall within what this sender may touch (claw.permissions.fact_scope)."""
+        scope = fact_scope(ctx.standing, ctx.sender)
         if op == "remember":
-            self.store.fact_add(text, "owner", sender=ctx.sender)
+            self.store.fact_add(text, fact_source(ctx.standing, by_model=False), sender=ctx.sender)
             return replies.memory_reply("remember", [text], voice)
         if op == "forget":
-            return replies.memory_reply("forget", self.store.fact_forget(text), voice)
-        facts = self.store.fact_search(text) if text.strip() else []
+            forgot = self.store.fact_forget(text, sources=scope.sources, sender=scope.sender)
+            return replies.memory_reply("forget", forgot, voice)
+        facts = self.store.fact_search(text, sources=scope.sources, sender=scope.sender) if text.strip() else []
         if not facts:
-            facts = self.store.fact_list(limit=10)
-        return replies.memory_reply("recall", [f["text"] for f in facts], voice)
+            facts = self.store.fact_list(limit=10, sources=scope.sources, sender=scope.sender)
+        return replies.memory_reply("recall", [replies.recalled_line(f, ctx.standing) for f in facts], voice)
 
     # confirmations --------------------------------------------------------------------------
     async def _answer_confirmation(self, ctx: TurnContext, pending: dict, voice: Voice) -> TurnResult:
         if is_no(ctx.text):
             self.store.confirmation_resolve(pending["id"], "declined")
             return TurnResult(reply=replies_flow.declined_reply(pending["summary"], voice), tier="confirm")
+        if pending["payload"].get("kind") == "steps" and not ctx.is_owner:  # only the owner confirms actions
+            return TurnResult(reply=replies.problem_reply(f"Only the owner can {pending['summary']}.", voice),
+                              tier="confirm")
         if not self.store.confirmation_resolve(pending["id"], "confirmed"):
             return TurnResult(reply=replies.problem_reply("That request has already expired.", voice),
                               tier="confirm")
@@ -187,6 +206,17 @@ class TurnHandler:
         plan = Plan(intent="confirmed", steps=tuple(Step(d, c, a) for d, c, a in steps))
         return TurnResult(reply=self._outcome_reply(plan, outcome, devices, voice), tier="confirm",
                           actions=tuple(ctx.actions))
+
+    async def _resume_confirmed(self, ctx: TurnContext, confirmed: dict, voice: Voice) -> TurnResult:
+        """A YES turn resumed after a crash: its confirmation was used already, so run its steps through the
+        ledger again (done steps are not repeated; interrupted ones are settled from the device's state)."""
+        steps = [(d, c, a) for d, c, a in confirmed["payload"].get("steps", [])]
+        outcome = await self.actuator.run(ctx, steps, confirmed=True, voice=voice)
+        devices = {d.id: d for d in self.registry.all()}
+        plan = Plan(intent="confirmed", steps=tuple(Step(d, c, a) for d, c, a in steps))
+        reply = self._outcome_reply(plan, outcome, devices, voice)
+        prompt = self.actuator.close_confirmation(ctx, voice)
+        return TurnResult(reply=f"{reply} {prompt}" if prompt else reply, tier="confirm", actions=tuple(ctx.actions))
 
     async def _soul_edit(self, ctx: TurnContext, voice: Voice) -> TurnResult | None:
         current = self.soul.current().text
@@ -210,19 +240,30 @@ class TurnHandler:
                    images: list[tuple[bytes, str]] | None = None) -> TurnResult:
         assert self.llm is not None
         soul = self.soul.current()
-        facts = self.store.fact_search(ctx.text)
+        scope = fact_scope(ctx.standing, ctx.sender)  # a guest's prompt never holds the owner's facts
+        facts = self.store.fact_search(ctx.text, sources=scope.sources, sender=scope.sender)
         history = self.store.turns_recent(ctx.sender, limit=8)
-        messages = build_messages(soul, self.registry.all(), facts, history, ctx.text, images)
+        messages = build_messages(soul, self.registry.all(), facts, history, ctx.text, images,
+                                  standing=ctx.standing)
         tools = home_tools(ctx, self.registry, self.actuator, self.store, voice)
         try:
             outcome = await self.llm.run(messages, tools, max_steps=self.settings.llm.max_steps,
-                                         max_seconds=self.settings.llm.max_seconds)
+                                         max_seconds=self.settings.llm.max_seconds,
+                                         max_tool_calls=self.settings.llm.max_tool_calls_per_step)
         except LLMError as exc:
             log.warning("LLM tier failed: %s", exc)
             return TurnResult(reply=replies_flow.llm_down_reply(str(exc), voice), tier="error",
                               actions=tuple(ctx.actions))
-        text = outcome.text.strip() or replies.ack_reply(voice)
-        if ctx.confirmation and "YES" not in text:
-            text = f"{text}\n{ctx.confirmation}"
-        return TurnResult(reply=text, tier="llm", actions=tuple(ctx.actions), states=ctx.states)
+        # The model's words never ask for a YES: the code's own prompt, naming exactly the steps stored for
+        # that YES, is always the separate final block (kept whole when the model's text has to be cut).
+        channel = self.channels.get(ctx.channel)
+        limit, most = (channel.max_length if channel else 1600), self.settings.max_reply_messages
+        prompt = self.actuator.close_confirmation(ctx, voice)
+        text = replies_flow.strip_yes_requests(replies_flow.cut(outcome.text, (most + 1) * limit))  # no more is sent
+        if prompt:
+            text = replies_flow.fit_before(text, prompt, limit, most)
+        elif not text:
+            text = replies.ack_reply(voice)
+        return TurnResult(reply=replies_flow.with_confirmation(text, prompt), tier="llm",
+                          actions=tuple(ctx.actions), states=ctx.states)
 

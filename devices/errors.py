@@ -13,7 +13,12 @@ class DeviceUnavailable(DeviceError):
     """The device could not be reached (refused, unreachable, protocol error)."""
 
 
-class DeviceTimeout(DeviceUnavailable):
+class DeviceOutcomeUnknown(DeviceUnavailable):
+    """The request may have reached the device (it timed out, or the connection broke off after sending):
+    a command may still take effect, so it is neither done nor failed until the state says which."""
+
+
+class DeviceTimeout(DeviceOutcomeUnknown):
     """The device did not answer in time."""
 
 

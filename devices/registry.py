@@ -103,9 +103,8 @@ class Registry:
     async def _io(self, device: Device, coro: Any) -> Any:
         try:
             return await asyncio.wait_for(coro, self.timeout)
-        except TimeoutError:
-            raise DeviceTimeout(f"{device.name} did not answer within {self.timeout:g} s "
-                                f"(it may still act on it when it recovers)") from None
+        except TimeoutError:  # a command may still take effect: DeviceTimeout is a DeviceOutcomeUnknown
+            raise DeviceTimeout(f"{device.name} did not answer within {self.timeout:g} s") from None
         except DeviceError:
             raise
         except Exception as exc:  # a driver bug must not take the turn down

@@ -126,6 +126,22 @@ def m009_channels(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_senders_code ON senders(code)")
 
 
+@migrations()
+def m010_audit_outcomes(db: Database) -> None:
+    """Audit rows whose outcome is unknown (status 'unknown': a timeout, a crash mid-command) are checked
+    against the device's state later: how often so far, how often the effect was absent, when next, and
+    when the owner was told how it ended (settled)."""
+    columns = db["audit"].columns_dict
+    for name in ("checks", "absent"):
+        if name not in columns:
+            db["audit"].add_column(name, int, not_null_default=0)
+    for name in ("next_check_at", "settled_at"):
+        if name not in columns:
+            db["audit"].add_column(name, float)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_audit_unsettled ON audit(next_check_at)"
+               " WHERE status = 'unknown' AND settled_at IS NULL")
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]
@@ -138,3 +154,11 @@ def apply(db: Database) -> list[str]:
 def applied(db: Database) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     return [m.name for m in migrations.applied(db)]
+
+
+@migrations()
+def m011_device_source(db: Database) -> None:
+    """Where a stored device came from ("devices_file", "given"; NULL: unknown), so that the origin stays
+    authoritative: a device it no longer lists is dropped at start."""
+    if "source" not in db["devices"].columns_dict:
+        db["devices"].add_column("source", str)

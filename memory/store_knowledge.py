@@ -6,13 +6,16 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from memory.store_base import StoreBase, dumps, locked
 
 log = logging.getLogger(__name__)
 
-FACT_SOURCES = ("owner", "agent", "device", "camera")
+# owner: the owner's own words. agent: the model's `remember` in an owner's turn. device, camera: observations.
+# guest: anything remembered in a paired guest's turn (kept with the guest's sender address).
+FACT_SOURCES = ("owner", "agent", "device", "camera", "guest")
 
 STOP_WORDS = frozenset(
     "a an the i me my mine we us our you your yours he she it its they them their is am are was were be been "
@@ -48,11 +51,26 @@ def normalize_fact(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _scope_sql(sources: tuple[str, ...] | None, sender: str | None) -> tuple[str, list[Any]]:
+    """Extra `AND ...` conditions (and their parameters) restricting facts to these sources and sender."""
+    where, params = "", []
+    if sources is not None:  # an empty tuple matches nothing, on purpose
+        where += f" AND facts.source IN ({', '.join('?' for _ in sources) or 'NULL'})"
+        params.extend(sources)
+    if sender is not None:
+        where += " AND facts.sender = ?"
+        params.append(sender)
+    return where, params
+
+
 class KnowledgeMixin(StoreBase):
     # facts -----------------------------------------------------------------------------------
     @locked
     def fact_add(self, text: str, source: str, subject: str | None = None, sender: str | None = None) -> int:
-        """Remember a fact with its provenance; the same text (case/space-insensitive) returns the old id."""
+        """Remember a fact with its provenance; the same text (case/space-insensitive) returns the old id.
+
+        The owner's own words win: an owner restating a fact first stored from another source makes it theirs
+        (so a guest can no longer forget it and it is no longer fenced as someone else's)."""
         if source not in FACT_SOURCES:
             raise ValueError(f"fact source must be one of {FACT_SOURCES}, not {source!r}")
         text = " ".join(text.split())
@@ -60,42 +78,51 @@ class KnowledgeMixin(StoreBase):
             raise ValueError("a fact needs some text")
         norm = normalize_fact(text)
         with self._tx():
-            row = self._one("facts", "SELECT id FROM facts WHERE norm = ?", (norm,))
+            row = self._one("facts", "SELECT id, source FROM facts WHERE norm = ?", (norm,))
             if row is not None:
+                if source == "owner" and row["source"] != "owner":
+                    self._write("UPDATE facts SET source = ?, sender = ? WHERE id = ?", (source, sender, row["id"]))
                 return int(row["id"])
             cur = self._write("INSERT INTO facts (text, norm, subject, source, sender, created_at)"
                               " VALUES (?, ?, ?, ?, ?, ?)",
                               (text, norm, subject, source, sender, time.time()))
             return int(cur.lastrowid or 0)
 
-    def _fact_matches(self, match: str, limit: int) -> list[dict[str, Any]]:
+    def _fact_matches(self, match: str, limit: int, sources: tuple[str, ...] | None = None,
+                      sender: str | None = None) -> list[dict[str, Any]]:
+        where, params = _scope_sql(sources, sender)
         return self._all(
             "facts",
             "SELECT facts.id, facts.text, facts.subject, facts.source, facts.sender, facts.created_at,"
             " bm25(facts_fts) AS rank FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid"
-            " WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), facts.id DESC LIMIT ?",
-            (match, limit),
+            f" WHERE facts_fts MATCH ?{where} ORDER BY bm25(facts_fts), facts.id DESC LIMIT ?",
+            (match, *params, limit),
         )
 
     @locked
-    def fact_search(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
+    def fact_search(self, query: str, limit: int = 5, *, sources: tuple[str, ...] | None = None,
+                    sender: str | None = None) -> list[dict[str, Any]]:
         """Facts best matching any word of a free-text query (bm25; lower `rank` is better); never raises
-        on odd input, and a query with nothing searchable returns []."""
+        on odd input, and a query with nothing searchable returns []. `sources`/`sender` restrict the facts
+        searched to those provenances / that sender (None: no restriction)."""
         match = fts_match(query, "OR")
-        return self._fact_matches(match, limit) if match else []
+        return self._fact_matches(match, limit, sources, sender) if match else []
 
     @locked
-    def fact_list(self, limit: int = 50) -> list[dict[str, Any]]:
+    def fact_list(self, limit: int = 50, *, sources: tuple[str, ...] | None = None,
+                  sender: str | None = None) -> list[dict[str, Any]]:
+        where, params = _scope_sql(sources, sender)
         return self._all("facts", "SELECT id, text, subject, source, sender, created_at FROM facts"
-                         " ORDER BY id DESC LIMIT ?", (limit,))
+                         f" WHERE 1 = 1{where} ORDER BY id DESC LIMIT ?", (*params, limit))
 
     @locked
     def fact_delete(self, fact_id: int) -> bool:
         return self._write("DELETE FROM facts WHERE id = ?", (fact_id,)).rowcount > 0
 
     @locked
-    def fact_forget(self, query: str) -> int:
-        """Delete the facts that contain every searchable word of the query; return how many.
+    def fact_forget(self, query: str, *, sources: tuple[str, ...] | None = None, sender: str | None = None) -> int:
+        """Delete the facts that contain every searchable word of the query; return how many. `sources`/
+        `sender` restrict what may be deleted as in fact_search.
 
         Stricter than fact_search (AND, not OR) so "forget my sister's birthday" cannot wipe every
         fact that mentions a birthday."""
@@ -103,7 +130,7 @@ class KnowledgeMixin(StoreBase):
         if not match:
             return 0
         with self._tx():
-            ids = [r["id"] for r in self._fact_matches(match, 1000)]
+            ids = [r["id"] for r in self._fact_matches(match, 1000, sources, sender)]
             for fact_id in ids:
                 self._write("DELETE FROM facts WHERE id = ?", (fact_id,))
         log.info("memory: forgot %d fact(s) for %r", len(ids), query)
@@ -114,8 +141,9 @@ class KnowledgeMixin(StoreBase):
                     "attrs")
 
     @locked
-    def device_upsert(self, data: dict[str, Any]) -> None:
-        """Insert or update a device by its stable id (a Device.to_dict()); unknown keys are ignored."""
+    def device_upsert(self, data: dict[str, Any], *, source: str | None = None) -> None:
+        """Insert or update a device by its stable id (a Device.to_dict()); unknown keys are ignored.
+        `source` records where it came from ("devices_file", "given"); None keeps the stored one."""
         row = {c: data.get(c) for c in self._DEVICE_COLS}
         if not row["id"]:
             raise ValueError("a device needs an id")
@@ -126,9 +154,19 @@ class KnowledgeMixin(StoreBase):
         cols = ", ".join(self._DEVICE_COLS)
         marks = ", ".join("?" for _ in self._DEVICE_COLS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in self._DEVICE_COLS if c != "id")
-        self._write(f"INSERT INTO devices ({cols}, created_at, updated_at) VALUES ({marks}, ?, ?)"
-                    f" ON CONFLICT(id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-                    [*(row[c] for c in self._DEVICE_COLS), now, now])
+        self._write(f"INSERT INTO devices ({cols}, source, created_at, updated_at) VALUES ({marks}, ?, ?, ?)"
+                    f" ON CONFLICT(id) DO UPDATE SET {updates}, source = COALESCE(excluded.source, devices.source),"
+                    " updated_at = excluded.updated_at",
+                    [*(row[c] for c in self._DEVICE_COLS), source, now, now])
+
+    @locked
+    def devices_sync(self, upserts: Iterable[tuple[dict[str, Any], str | None]], deletes: Iterable[str] = ()) -> None:
+        """In one transaction: upsert (device dict, source) pairs and delete devices by id."""
+        with self._tx():
+            for data, source in upserts:
+                self.device_upsert(data, source=source)
+            for device_id in deletes:
+                self._write("DELETE FROM devices WHERE id = ?", (device_id,))
 
     @locked
     def devices_all(self) -> list[dict[str, Any]]:

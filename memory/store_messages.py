@@ -150,6 +150,14 @@ class MessagesMixin(StoreBase):
             return bool(rows)
 
     @locked
+    def outbox_unconfirmed(self, channel: str, older_than: float, limit: int = 200) -> list[dict[str, Any]]:
+        """Messages the provider accepted (status 'sent', with its id) whose delivery was never reported and
+        that were last touched before `older_than`: the newest `limit`, newest first."""
+        return self._all("outbox", "SELECT * FROM outbox WHERE channel = ? AND status = 'sent'"
+                         " AND external_id IS NOT NULL AND updated_at < ? ORDER BY id DESC LIMIT ?",
+                         (channel, older_than, limit))
+
+    @locked
     def outbox_for_inbox(self, inbox_id: int) -> list[dict[str, Any]]:
         return self._all("outbox", "SELECT * FROM outbox WHERE inbox_id = ? ORDER BY id", (inbox_id,))
 

@@ -126,7 +126,8 @@ def test_ask_demo_json_turns_the_light_on(tmp_path: Path) -> None:
     assert {"reply", "tier", "actions", "states"} <= set(out)
     light_id = f"serial:{SimLight(name='kitchen light').serial}"
     assert out["tier"] == "intent"
-    assert out["actions"] == [{"device": light_id, "capability": "power", "command": "turn_on", "args": {}}]
+    assert out["actions"] == [{"device": light_id, "name": "kitchen light", "room": "kitchen", "capability": "power",
+                               "command": "turn_on", "args": {}}]
     assert out["states"][light_id]["power"] is True
     assert "kitchen light" in out["reply"]
     assert "warning" not in out  # the reply left through the outbox
@@ -228,6 +229,46 @@ def test_soul_show_edit_history_revert(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.exit_code == 1
     assert "99" in result.output
     assert soul.read_text(encoding="utf-8").startswith("# Jeeves")
+
+
+def test_soul_show_prints_the_voice_readably(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["soul", "show"])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.endswith("(version 1; name: Claw, tone: casual, length: normal)"), first
+    (tmp_path / "data" / "soul.md").write_text("# Jeeves\n\n- Tone: formal\n- Length: concise\n", encoding="utf-8")
+    first = runner.invoke(app, ["soul", "show"]).output.splitlines()[0]
+    assert first.endswith("(version 2; name: Jeeves, tone: formal, length: concise)"), first
+    assert "Voice(" not in first
+
+
+@pytest.mark.parametrize("var,value", [("VISUAL", "/no/such/editor --wait"), ("EDITOR", "no-such-editor-3f9a"),
+                                       ("EDITOR", "'unbalanced")])
+def test_soul_edit_with_an_editor_that_cannot_start_is_one_clear_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv(var, value)
+    soul = tmp_path / "data" / "soul.md"
+    result = runner.invoke(app, ["soul", "edit"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot start the editor "), result.stderr
+    assert value in lines[0] and f"${var}" in lines[0] and str(soul) in lines[0]
+
+
+def test_a_home_file_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    home = tmp_path / "myhouse.yaml"
+    home.write_bytes("devices:\n  - {type: light, name: caf\u00e9 light}\n".encode("latin-1"))
+    runs = [(["demo", "--home", str(home), "--port", "0", "--no-console"], {}),
+            (["ask", "--demo", "--home", str(home), "turn on the light"], {}),
+            (["chat", "--demo", "--home", str(home)], {})]
+    for (args, _), proc in zip(runs, claw_procs(tmp_path, *runs, timeout=30), strict=True):
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stdout == ""
+        assert proc.stderr.startswith(f"error: cannot read the home file {home}: it is not UTF-8 text"), proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_devices_lists_the_devices_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ def app(claw: Claw) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://claw.test",
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000",
                                  timeout=10) as c:
         yield c
 
@@ -66,7 +66,8 @@ async def test_chat_with_token_turns_the_light_on(client: httpx.AsyncClient, cla
     assert data["tier"] == "intent"
     assert "kitchen light" in data["reply"]
     light_id = device_id(home, "kitchen light")
-    assert data["actions"] == [{"device": light_id, "capability": "power", "command": "turn_on", "args": {}}]
+    assert data["actions"] == [{"device": light_id, "name": "kitchen light", "room": "kitchen", "capability": "power",
+                                "command": "turn_on", "args": {}}]
     assert data["states"][light_id]["power"] is True
     assert light.state["on"] is True
     assert len(light.commands) == 1
@@ -159,7 +160,7 @@ async def test_app_uses_the_generated_token(claw: Claw) -> None:
     app = create_app(claw, manage_lifecycle=False)
     assert token_file.exists()
     token = token_file.read_text().strip()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://claw.test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
         assert (await c.get("/api/devices", headers={"Authorization": f"Bearer {token}"})).status_code == 200
 
 

@@ -36,6 +36,8 @@ HOLD_REASON = "outside WhatsApp's 24-hour window; held until the owner writes"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 MAX_REDIRECTS = 3
 FETCH_TIMEOUT = 10.0
+RECONCILE_MIN_AGE = 60.0  # a message sent this recently may still get its callbacks: not asked about at start
+RECONCILE_LIMIT = 200  # at most this many (the newest) messages are asked about at each start
 
 # Codes a retry can never fix: the message itself, the recipient, or the recipient's choice is the problem.
 PERMANENT_CODES: dict[int, str] = {
@@ -180,6 +182,47 @@ class WhatsAppChannel:
             log.info("twilio refused outbox %s: %s", row.get("id"), error)
             raise error from exc
         return str(message.sid)
+
+    # delivery reports missed while the claw was down --------------------------------------
+    async def reconcile(self, *, min_age: float = RECONCILE_MIN_AGE, limit: int = RECONCILE_LIMIT,
+                        stop: asyncio.Event | None = None) -> int:
+        """Fetch from Twilio (GET the message resource) the status of outbox rows still at 'sent' whose status
+        callbacks never arrived (say, the claw was down), and record it; returns how many rows were updated.
+        Errors are logged, never raised; an unreachable Twilio ends the round (the next start tries again)."""
+        rows = self.store.outbox_unconfirmed(self.name, time.time() - min_age, limit)
+        if not rows:
+            return 0
+        log.info("asking Twilio for the delivery status of %d message(s) still marked sent", len(rows))
+        loop = asyncio.get_running_loop()
+        updated = 0
+        for row in rows:
+            if stop is not None and stop.is_set():
+                break
+            sid = str(row["external_id"])
+            try:
+                message = await loop.run_in_executor(self._pool, self._fetch_message, sid)
+            except RefusedHost as exc:
+                log.warning("not checking delivery status: %s", exc)
+                break
+            except (requests.RequestException, OSError) as exc:
+                log.warning("Twilio unreachable while checking delivery status (%s); trying again at the next "
+                            "start", exc.__class__.__name__)
+                break
+            except TwilioException as exc:
+                log.info("Twilio could not report the status of %s: %s", sid, channel_error(exc))
+                continue
+            mapped = status_from_callback({"MessageStatus": getattr(message, "status", None) or "",
+                                           "ErrorCode": getattr(message, "error_code", None) or ""})
+            if mapped is None or mapped[0] in ("pending", "sent"):
+                continue
+            self.store.outbox_set_status(sid, mapped[0], mapped[1])
+            updated += 1
+        if updated:
+            log.info("recorded the delivery status of %d message(s) from Twilio", updated)
+        return updated
+
+    def _fetch_message(self, sid: str) -> Any:
+        return self.client.messages(sid).fetch()
 
     def _media_urls(self, media: list[str]) -> list[str]:
         """Signed public URLs for local media; https URLs pass through; missing files are left out."""

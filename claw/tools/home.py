@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from claw.actions import Actuator, TurnContext
+from claw.channels.senders import mask
+from claw.context import FACT_KIND
 from claw.events import Voice
+from claw.permissions import fact_scope, fact_source
 from claw.tools.schema import Tool, make_tool
 from claw.untrusted import untrusted
 from devices.commands import COMMANDS
-from devices.errors import DeviceNotFound
+from devices.errors import DeviceError, DeviceNotFound
 from devices.models import Device
 from devices.registry import Registry
 from memory.store import Store
@@ -44,6 +47,13 @@ def resolve(registry: Registry, ref: str) -> Device:
     raise DeviceNotFound(f"{ref!r} is ambiguous: " + ", ".join(f"{d.name} ({d.id})" for d in found))
 
 
+def _provenance(fact: dict[str, Any]) -> str:
+    source = str(fact.get("source"))
+    if source == "guest":
+        return f"told by a guest, {mask(fact.get('sender'))}, not by the owner"
+    return {"owner": "told by the owner", "agent": "noted by you earlier"}.get(source, f"from a {source}")
+
+
 def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: Store,
                voice: Voice) -> list[Tool]:
     """Tools bound to this turn, so every action lands in its idempotency ledger and audit log."""
@@ -61,7 +71,10 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
             device: The device's id or name.
         """
         d = resolve(registry, device)
-        state = await registry.state(d.id)
+        try:
+            state = await registry.state(d.id)
+        except DeviceError as exc:  # may quote the device's own error body: device data, fenced
+            return "error: " + untrusted(f"error from {d.name}", str(exc))
         ctx.states[d.id] = state
         return untrusted(f"state of {d.id}", json.dumps(state, ensure_ascii=False))
 
@@ -89,12 +102,18 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
         given = {"brightness": brightness, "rgb": rgb, "volume": volume, "muted": muted,
                  "favorite": favorite, "temperature": temperature, "mode": mode, "position": position}
         args = {a.name: given[a.name] for a in COMMANDS[command].args if given.get(a.name) is not None}
-        outcome = await actuator.run(ctx, [(d.id, command, args)])
+        outcome = await actuator.run(ctx, [(d.id, command, args)], voice=voice)
+        if outcome.uncertain:  # neither done nor failed (claw.recovery): never report it as done
+            return ("not confirmed, tell the owner exactly this: " + " ".join(t for _, t in outcome.uncertain)
+                    + (" The home system asks them about retrying it at the end of this turn." if ctx.pending else ""))
         if outcome.risks:
-            prompt = actuator.ask_confirmation(ctx, outcome.risks, [(d.id, command, args)], voice)
-            return f"Not done yet: this needs the owner's confirmation. Tell them: {prompt}"
-        if outcome.errors:
-            return "error: " + "; ".join(e for _, e in outcome.errors)
+            what = actuator.ask_confirmation(ctx, list(outcome.held))
+            if not ctx.is_owner:
+                return f"error: not done, only the owner can {what}."
+            return (f"not done yet: {what} needs the owner's confirmation. The home system itself asks them "
+                    "at the end of this turn; do not ask them to reply YES yourself.")
+        if outcome.errors:  # a device's own error text (e.g. an HTTP error body) is device data: fenced
+            return "error: " + untrusted(f"error from {d.name}", "; ".join(e for _, e in outcome.errors))
         return f"done: {command} on {d.name}"
 
     def remember(fact: str) -> str:
@@ -103,7 +122,7 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
         Args:
             fact: The fact, as a short sentence.
         """
-        store.fact_add(fact, "agent", sender=ctx.sender)
+        store.fact_add(fact, fact_source(ctx.standing, by_model=True), sender=ctx.sender)
         return "remembered"
 
     def recall(query: str) -> str:
@@ -112,8 +131,13 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
         Args:
             query: Words to look for.
         """
-        facts = store.fact_search(query, limit=8) or store.fact_list(limit=8)
-        return "\n".join(f"- {f['text']} (from {f['source']})" for f in facts) or "nothing remembered yet"
+        scope = fact_scope(ctx.standing, ctx.sender)
+        facts = (store.fact_search(query, limit=8, sources=scope.sources, sender=scope.sender)
+                 or store.fact_list(limit=8, sources=scope.sources, sender=scope.sender))
+        if not facts:
+            return "nothing remembered yet"
+        return untrusted("recall results", "\n".join(f"- {f['text']} ({_provenance(f)})" for f in facts),
+                         kind=FACT_KIND, max_chars=3000)
 
     def forget(query: str) -> str:
         """Forget remembered facts matching the query.
@@ -121,7 +145,8 @@ def home_tools(ctx: TurnContext, registry: Registry, actuator: Actuator, store: 
         Args:
             query: Words that identify the facts to forget.
         """
-        return f"forgot {store.fact_forget(query)} fact(s)"
+        scope = fact_scope(ctx.standing, ctx.sender)
+        return f"forgot {store.fact_forget(query, sources=scope.sources, sender=scope.sender)} fact(s)"
 
     return [make_tool(list_devices, risk="read"), make_tool(get_state, risk="read"),
             make_tool(control_device, risk="act"), make_tool(remember, risk="act"),

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 Risk = Literal["read", "act", "risky"]
 RISKS: tuple[str, ...] = ("read", "act", "risky")
 MAX_RESULT_CHARS = 4000
+MAX_ARG_DEPTH = 32  # deeper tool arguments are refused: no tool needs them, and 5,000 levels crash json and repr
+TOO_DEEP = f"arguments nested too deeply (more than {MAX_ARG_DEPTH} levels)"
 
 _SCALARS: dict[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")
@@ -268,16 +270,44 @@ def validate_arguments(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str,
 # ---------------------------------------------------------------------------------------------- calling
 
 
+def too_deep(value: Any, limit: int = MAX_ARG_DEPTH) -> bool:
+    """Whether lists and dicts nest more than `limit` levels inside `value` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
+    return False
+
+
+def prune_depth(value: Any, limit: int) -> Any:
+    """`value` with lists and dicts below `limit` levels emptied: safe to json.dumps or repr at any depth, and
+    still deeper than MAX_ARG_DEPTH when `limit` is, so parse_arguments still refuses it. Recursion <= limit."""
+    if isinstance(value, dict):
+        return {} if limit <= 0 else {k: prune_depth(v, limit - 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [] if limit <= 0 else [prune_depth(v, limit - 1) for v in value]
+    return value
+
+
 def parse_arguments(raw_arguments: str | dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """Decode the model's argument string into a dict; returns (arguments, short error or None)."""
+    """Decode the model's argument string into a dict; returns (arguments, short error or None).
+    Arguments nested deeper than MAX_ARG_DEPTH are an error (TOO_DEEP), never a RecursionError."""
     if isinstance(raw_arguments, dict):
-        return raw_arguments, None
+        return (raw_arguments, None) if not too_deep(raw_arguments) else ({}, TOO_DEEP)
     if raw_arguments is None or not str(raw_arguments).strip():
         return {}, None
     try:
         decoded = json.loads(raw_arguments)
+    except RecursionError:
+        return {}, TOO_DEEP
     except (TypeError, ValueError) as exc:
         return {}, f"arguments are not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
+    if too_deep(decoded):
+        return {}, TOO_DEEP
     if decoded is None:
         return {}, None
     if not isinstance(decoded, dict):
@@ -295,7 +325,12 @@ def format_result(result: Any, max_chars: int = MAX_RESULT_CHARS) -> str:
         try:
             text = json.dumps(result, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
-            text = str(result)
+            try:
+                text = str(result)
+            except RecursionError:
+                text = "error: the tool's result is nested too deeply to show"
+        except RecursionError:
+            text = "error: the tool's result is nested too deeply to show"
     text = strip_template_tokens(text)
     if len(text) > max_chars:
         text = text[:max_chars] + f"… [truncated, {len(text) - max_chars} more characters]"
@@ -305,9 +340,12 @@ def format_result(result: Any, max_chars: int = MAX_RESULT_CHARS) -> str:
 async def call_tool(tool: Tool, raw_arguments: str | dict[str, Any] | None,
                     max_chars: int = MAX_RESULT_CHARS) -> str:
     """Parse, validate and run one tool call; every failure comes back as `error: ...` text, never raised."""
-    arguments, error = parse_arguments(raw_arguments)
-    if error is None:
-        arguments, error = validate_arguments(tool, arguments)
+    try:
+        arguments, error = parse_arguments(raw_arguments)
+        if error is None:
+            arguments, error = validate_arguments(tool, arguments)
+    except RecursionError:
+        arguments, error = {}, TOO_DEEP
     if error is not None:
         log.info("tool %s: rejected arguments: %s", tool.name, error)
         return f"error: {error}"
@@ -315,6 +353,9 @@ async def call_tool(tool: Tool, raw_arguments: str | dict[str, Any] | None,
         result = tool.fn(**arguments)
         if inspect.isawaitable(result):
             result = await result
+    except RecursionError:  # e.g. a tool serializing a structure it was handed; no traceback of 1,000 frames
+        log.warning("tool %s failed: RecursionError", tool.name)
+        return "error: the tool failed on data nested too deeply"
     except Exception as exc:  # noqa: BLE001 - tool errors go back to the model as text
         log.info("tool %s failed: %s", tool.name, exc, exc_info=not _is_expected(exc))
         detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # KeyError quotes its text

@@ -3,25 +3,101 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field, field_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from claw.app import Claw
-from claw.events import InboundMessage
+from claw.config import Settings
+from claw.events import InboundMessage, clean_text
 from claw.turn_json import turn_json
 
 log = logging.getLogger(__name__)
 
 
 class ChatIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1)  # the cap is Settings.max_input_chars, checked in the route
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        """Lone surrogates (a JSON "\\ud800" escape) become U+FFFD instead of an unencodable string."""
+        return clean_text(value) if isinstance(value, str) else value
+
+
+def host_name(value: str) -> str | None:
+    """The host of a Host header or a configured name, lower-case, without port, brackets or a final dot;
+    None when it is malformed (say, a port that is not a number)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else rest
+    elif value.count(":") == 1:
+        name, _, port = value.partition(":")
+    else:
+        name, port = value, ""
+    if port and not port.isdigit():
+        return None
+    return name.rstrip(".") or None
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """The Host names the app answers to: web.allowed_hosts, web.host (unless a wildcard bind) and the host of
+    twilio.public_url, so that webhooks through a tunnel or proxy still arrive."""
+    names = [*settings.web.allowed_hosts]
+    if settings.web.host not in ("", "0.0.0.0", "::"):
+        names.append(settings.web.host)
+    if settings.twilio.public_url:
+        names.append(settings.twilio.public_url)
+    names = [urlsplit(h).netloc.rpartition("@")[2] if "://" in h else h for h in names]  # a URL: its host
+    return frozenset(h if h == "*" else host_name(h) or "" for h in names) - {""}
+
+
+class HostCheck:
+    """Pure ASGI guard against DNS rebinding: a request whose Host header is not an allowed name gets 400."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed)
+        self._logged: set[str] = set()  # each refused name is logged once (a rebinding page may retry a lot)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "*" not in self.allowed:
+            raw = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
+            if host_name(raw.decode("latin-1")) not in self.allowed:
+                shown = raw.decode("latin-1")[:100]
+                if shown not in self._logged and len(self._logged) < 100:
+                    self._logged.add(shown)
+                    log.warning("refused a request for Host %r: not in web.allowed_hosts (nor web.host or "
+                                "twilio.public_url's host)", shown)
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, rendered so that an echoed input no codec can encode (a lone surrogate) is not a 500."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    try:
+        body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True)
+    except (RecursionError, TypeError, ValueError):
+        body = json.dumps({"detail": [{"type": e.get("type"), "loc": [str(x) for x in e.get("loc", ())],
+                                       "msg": str(e.get("msg"))} for e in errors]}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -36,8 +112,12 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
         if manage_lifecycle:
             await claw.stop()
 
-    app = FastAPI(title="homeclaw", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No /docs, /redoc or /openapi.json: the API is described in the README, and the schema needs no audience.
+    app = FastAPI(title="homeclaw", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.claw = claw
+    app.add_middleware(HostCheck, allowed=allowed_hosts(claw.settings))
+    app.add_exception_handler(RequestValidationError, validation_error)
+    max_chars = claw.settings.max_input_chars
 
     def require_token(request: Request) -> None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -55,6 +135,10 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.post("/api/chat", dependencies=auth)
     async def chat(body: ChatIn) -> dict[str, Any]:
+        if len(body.text) > max_chars:
+            raise RequestValidationError([{"type": "string_too_long", "loc": ("body", "text"),
+                                           "msg": f"String should have at most {max_chars} characters",
+                                           "ctx": {"max_length": max_chars}}])
         msg = InboundMessage(channel="web", sender=claw.settings.owner, text=body.text)
         result = await claw.agent.ask(msg)
         return await turn_json(claw, result)

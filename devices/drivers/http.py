@@ -19,6 +19,7 @@ from devices.adapters.spec import (
 )
 from devices.errors import (
     AdapterSpecError,
+    DeviceOutcomeUnknown,
     DeviceTimeout,
     DeviceUnavailable,
     InvalidArgument,
@@ -27,7 +28,7 @@ from devices.models import Device
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 3.0
+DEFAULT_TIMEOUT = 5.0  # the same as Settings.device_timeout; the claw passes its configured value
 MAX_RESPONSE_BYTES = 1 << 20
 INFO_PATH = "/api/info"
 
@@ -40,16 +41,17 @@ def untrusted_text(value: Any, limit: int = 160) -> str:
 
 
 def _error_text(body: bytes) -> str:
-    """The device's own error message from a JSON `error`/`message`/`detail` field, else the raw text."""
+    """The device's own error message from a JSON `error`/`message`/`detail` field, else the raw text; one
+    short printable line, with its double quotes turned into single ones: the caller quotes it in "...", and
+    the device must not be able to close that quote and go on as if the claw were speaking. (Fencing it for
+    a model and cleaning it for a chat reply is the claw's job: see claw.untrusted.)"""
     try:
         data = json.loads(body)
     except ValueError:
-        return untrusted_text(body.decode("utf-8", "replace"))
+        data = body.decode("utf-8", "replace")
     if isinstance(data, dict):
-        for key in ("error", "message", "detail"):
-            if isinstance(data.get(key), str):
-                return untrusted_text(data[key])
-    return untrusted_text(data)
+        data = next((data[key] for key in ("error", "message", "detail") if isinstance(data.get(key), str)), data)
+    return untrusted_text(data).replace('"', "'")
 
 
 def _client(timeout: float) -> httpx.AsyncClient:
@@ -73,12 +75,19 @@ async def _fetch(client: httpx.AsyncClient, label: str, address: str, req: Rende
                 if len(body) > MAX_RESPONSE_BYTES:
                     raise DeviceUnavailable(f"{label} sent an answer larger than {MAX_RESPONSE_BYTES} bytes")
             status = resp.status_code
-    except httpx.TimeoutException:
+    except (httpx.ConnectTimeout, httpx.PoolTimeout):  # nothing was sent: a plain failure
+        raise DeviceUnavailable(f"{label} is not reachable at {address} (no connection within "
+                                f"{client.timeout.connect:g} s)") from None
+    except httpx.TimeoutException:  # sent, no answer: a command may still take effect
         raise DeviceTimeout(f"{label} did not answer within {client.timeout.read:g} s") from None
     except httpx.ConnectError:
         raise DeviceUnavailable(f"{label} is not reachable at {address}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise DeviceUnavailable(f"{label} broke off the connection ({exc.__class__.__name__})") from None
+        text = f"{label} broke off the connection ({exc.__class__.__name__})"
+        if command and isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+            # after (part of) the request went out: the device may have acted on it
+            raise DeviceOutcomeUnknown(text) from None
+        raise DeviceUnavailable(text) from None
     log.debug("%s %s %s -> %s", label, req.method, req.path, status)
     if status < 300:
         return bytes(body)
@@ -107,6 +116,11 @@ class HttpDriver:
         self._specs = dict(specs) if specs is not None else builtin_specs()
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds this driver waits for a device (connect, send, answer): the claw passes device_timeout."""
+        return self._timeout
 
     @property
     def specs(self) -> dict[str, AdapterSpec]:

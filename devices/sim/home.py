@@ -58,6 +58,11 @@ def random_loopback_base() -> str:
     return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.2"
 
 
+def one_line(exc: BaseException) -> str:
+    """An error's text on one line (yaml's errors span several, with a caret under the mark)."""
+    return " ".join(str(exc).split())
+
+
 def _stable_uuid(name: str) -> str:
     return "RINCON_" + hashlib.sha1(name.encode()).hexdigest()[:12].upper() + "01400"
 
@@ -80,8 +85,11 @@ class SimHome:
             else:
                 text = Path(path).read_text(encoding="utf-8")
             spec = SimHomeSpec.model_validate(yaml.safe_load(text))
+        except UnicodeDecodeError as exc:
+            raise SimHomeError(f"cannot read the home file {path}: it is not UTF-8 text (byte {exc.start}: "
+                               f"{exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8 YAML") from exc
         except (OSError, yaml.YAMLError) as exc:
-            raise SimHomeError(f"cannot read the home file {path}: {exc}") from exc
+            raise SimHomeError(f"cannot read the home file {path}: {one_line(exc)}") from exc
         except ValidationError as exc:
             raise SimHomeError(f"the home file {path or 'default'} is invalid: {exc}") from exc
         return cls(spec=spec, ip_base=ip_base)

@@ -7,12 +7,15 @@
         fake.outcome("whatsapp:+15559999999", ["queued", "failed"], error_code=63024)
         fake.down(); fake.up()                       # refuse connections, then serve again on the same port
         url = fake.add_media("img/1.jpg", b"...", "image/jpeg")   # Basic auth, then 307 to /cdn/<token>
+        fake.set_status(sid, "delivered")            # what GET .../Messages/<sid>.json answers from now on
 
 Accepted messages land in `messages` (dicts keyed like Twilio's form fields plus "sid"); every API request
 in `attempts`; every status callback posted (signed with RequestValidator.compute_signature over the
 StatusCallback URL and the sorted form, as Twilio signs) in `callbacks`. Callbacks are posted from one
 worker thread after the 201, in order, only to loopback: `route(public_prefix, local_prefix)` maps a public
 URL (say "https://claw.example.net") to where the app listens; the signature still covers the public URL.
+A message's status (GET /2010-04-01/Accounts/<sid>/Messages/<MessageSid>.json) moves along its callback
+sequence as the worker reaches each step, whether or not the callback reached anyone (or was asked for).
 """
 
 from __future__ import annotations
@@ -191,7 +194,7 @@ class FakeTwilio:
         self.callbacks: list[dict[str, Any]] = []
         self.media_requests: list[dict[str, Any]] = []
         self._routes: list[tuple[str, str]] = []
-        self._after: dict[str | None, list[tuple[str, dict[str, str]]]] = {}
+        self._after: dict[str | None, list[tuple[str | None, dict[str, str]]]] = {}
         self._media: dict[str, tuple[bytes, str]] = {}
         self._cdn: dict[str, tuple[bytes, str]] = {}
         self._fail: list[int] = []
@@ -200,7 +203,7 @@ class FakeTwilio:
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._jobs: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[str | None, dict[str, str]] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------ control
@@ -222,6 +225,21 @@ class FakeTwilio:
         with self._lock:
             self._media[path.lstrip("/")] = (content, content_type)
         return f"{self.base_url}/media/{path.lstrip('/')}"
+
+    def set_status(self, sid: str, status: str, error_code: int | None = None) -> None:
+        """Set what the message resource of `sid` reports (its `status` and `error_code`)."""
+        with self._lock:
+            for msg in self.messages:
+                if msg["sid"] == sid:
+                    msg["json"].update(status=status, error_code=error_code, date_updated=format_datetime(
+                        datetime.now(UTC)))
+
+    def wait_settled(self, timeout: float = 5.0) -> bool:
+        """Block until every status step queued so far was applied (and its callback posted or failed)."""
+        deadline = time.monotonic() + timeout
+        while self._jobs.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._jobs.unfinished_tasks
 
     def wait_callbacks(self, n: int, timeout: float = 5.0) -> bool:
         """Block until at least `n` callbacks were posted (or failed to post); False on timeout."""
@@ -317,7 +335,7 @@ class FakeTwilio:
         with self._lock:
             for msg in self.messages:
                 if msg["sid"] == sid:
-                    return msg["json"]
+                    return dict(msg["json"])
         return None
 
     def _create(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
@@ -357,8 +375,8 @@ class FakeTwilio:
             statuses, error_code = ["queued", "failed"], 63016
         with self._lock:
             self.messages.append(record)
-        jobs = []
-        for status in statuses if record["StatusCallback"] else []:
+        jobs: list[tuple[str | None, dict[str, str]]] = []
+        for status in statuses:  # without a StatusCallback the status still moves on; nothing is posted
             params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "From": from_, "To": to,
                       "MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
                       "ChannelPrefix": "whatsapp" if to.startswith("whatsapp:") else "sms"}
@@ -376,7 +394,11 @@ class FakeTwilio:
                 if job is None:
                     return
                 url, params = job
-                self._post_one(validator, url, params)
+                error_code = params.get("ErrorCode")
+                self.set_status(params["MessageSid"], params["MessageStatus"],
+                                int(error_code) if error_code else None)
+                if url is not None:
+                    self._post_one(validator, url, params)
             finally:
                 self._jobs.task_done()
 
