@@ -190,7 +190,8 @@ class TurnHandler:
         if is_no(ctx.text):
             self.store.confirmation_resolve(pending["id"], "declined")
             return TurnResult(reply=replies_flow.declined_reply(pending["summary"], voice), tier="confirm")
-        if pending["payload"].get("kind") == "steps" and not ctx.is_owner:  # only the owner confirms actions
+        kind = pending["payload"].get("kind")
+        if not may(ctx.standing, "soul" if kind == "soul" else "confirm_risky"):  # the owner's YES only
             return TurnResult(reply=replies.problem_reply(f"Only the owner can {pending['summary']}.", voice),
                               tier="confirm")
         if not self.store.confirmation_resolve(pending["id"], "confirmed"):

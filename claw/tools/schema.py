@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from claw.errors import ClawError
-from claw.untrusted import strip_template_tokens
+from claw.untrusted import defang, strip_template_tokens
 from devices.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ async def call_tool(tool: Tool, raw_arguments: str | dict[str, Any] | None,
     except Exception as exc:  # noqa: BLE001 - tool errors go back to the model as text
         log.info("tool %s failed: %s", tool.name, exc, exc_info=not _is_expected(exc))
         detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # KeyError quotes its text
-        message = str(detail).strip() or exc.__class__.__name__
+        message = defang(str(detail).strip()) or exc.__class__.__name__  # may quote device-supplied names
         return format_result(f"error: {message}", max_chars)
     return format_result(result, max_chars)
 
