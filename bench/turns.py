@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hassil import recognize_best  # noqa: E402
 
-from claw.app import Claw  # noqa: E402
 from claw.config import Settings  # noqa: E402
 from claw.events import InboundMessage  # noqa: E402
+from claw.runtime import Claw  # noqa: E402
 from devices.sim.home import SimHome, random_loopback_base  # noqa: E402
 
 SENTENCES = [

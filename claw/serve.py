@@ -9,9 +9,9 @@ from pathlib import Path
 
 import uvicorn
 
-from claw.app import Claw
 from claw.config import Settings
 from claw.running import announce, withdraw
+from claw.runtime import Claw
 from claw.web.app import create_app
 from devices.sim.home import SimHome
 
@@ -80,7 +80,7 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
         if not console:
             await server.serve()
             return
-        from claw.console import console_loop
+        from claw.channels.console import console_loop
 
         serving = asyncio.create_task(server.serve())
         ready = asyncio.create_task(server.ready.wait())

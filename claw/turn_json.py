@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from claw.app import Claw
 from claw.events import Action, TurnResult
+from claw.runtime import Claw
 from devices.errors import DeviceNotFound
 from devices.models import Device
 

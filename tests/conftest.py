@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import soco
 
-from claw.app import Claw
 from claw.config import Settings
+from claw.runtime import Claw
 from devices.sim.home import SimHome, random_loopback_base
 from memory.store import Store
 

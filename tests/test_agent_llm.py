@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from claw.app import Claw
 from claw.config import LLMSettings
 from claw.events import InboundMessage, TurnResult
-from claw.soul import parse_voice
+from claw.runtime import Claw
+from claw.soul.manager import parse_voice
 from devices.models import Device, Kind
 from devices.sim.home import SimHome
 from tests.conftest import make_settings

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from claw.app import Claw
 from claw.errors import ConfigError
 from claw.events import InboundMessage, TurnResult
+from claw.runtime import Claw
 from devices.errors import InvalidArgument
 from devices.sim.home import SimHome, SimHomeError
 from tests.conftest import make_settings, running_claw

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from claw.app import Claw
 from claw.channels.base import LocalChannel
 from claw.config import LLMSettings
 from claw.events import InboundMessage, TurnResult
-from claw.replies_flow import TRUNCATED, confirm_prompt
+from claw.replies.conversation import TRUNCATED, confirm_prompt
+from claw.runtime import Claw
 from devices.sim.home import SimHome
 from tests.conftest import make_settings
 from tests.fakes.openai_server import ScriptedOpenAI, call, calls, reply

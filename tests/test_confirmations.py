@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from claw.actions import TurnContext
-from claw.app import Claw
+from claw.agent.actuator import TurnContext
 from claw.config import LLMSettings
 from claw.events import InboundMessage, TurnResult
-from claw.replies_flow import confirm_prompt, strip_yes_requests
+from claw.replies.conversation import confirm_prompt, strip_yes_requests
+from claw.runtime import Claw
 from devices.sim.home import SimHome
 from tests.conftest import make_settings
 from tests.fakes.openai_server import ScriptedOpenAI, call, calls, reply

@@ -15,13 +15,13 @@ import uvicorn
 from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
-from claw.app import Claw
-from claw.channels.senders import issue_code
-from claw.cli_doctor import doctor_command
-from claw.cli_pair import pair_app
+from claw.channels.access import issue_code
+from claw.channels.whatsapp.doctor import config_checks, probe_webhook, run_checks, webhook_urls
+from claw.channels.whatsapp.webhook import twilio_router
+from claw.cli.doctor import doctor_command
+from claw.cli.pair import pair_app
 from claw.config import Settings, TwilioSettings, WebSettings
-from claw.doctor import config_checks, probe_webhook, run_checks, webhook_urls
-from claw.web.twilio import twilio_router
+from claw.runtime import Claw
 from memory.store import Store
 from tests.conftest import make_settings
 

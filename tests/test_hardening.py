@@ -17,14 +17,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from claw.agent import Agent
-from claw.app import Claw
+from claw.agent.llm import _assistant_message, parse_reply
+from claw.agent.loop import Agent
+from claw.agent.tools.schema import TOO_DEEP, call_tool, format_result, make_tool, parse_arguments
+from claw.channels.console import console_loop
 from claw.cli import app as cli_app
 from claw.config import LLMSettings, WebSettings
-from claw.console import console_loop
 from claw.events import InboundMessage, OutboundMessage, TurnResult
-from claw.llm import _assistant_message, parse_reply
-from claw.tools.schema import TOO_DEEP, call_tool, format_result, make_tool, parse_arguments
+from claw.runtime import Claw
 from claw.web.app import create_app
 from devices.sim.home import SimHome
 from memory.store import Store
@@ -300,7 +300,7 @@ async def test_status_check_skips_recent_rows_and_survives_twilio_down(
     oid, _ = await send_while_callbacks_are_lost(fake, tmp_path)
     fake.down()
     claw = Claw(make_settings(tmp_path, twilio=twilio_settings(fake)))
-    with caplog.at_level(logging.WARNING, logger="claw.channels.whatsapp"):
+    with caplog.at_level(logging.WARNING, logger="claw.channels.whatsapp.send"):
         started = time.perf_counter()
         await claw.start()
         assert time.perf_counter() - started < 1  # the check runs in the background

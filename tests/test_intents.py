@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 
 from claw.events import Voice
-from claw.intent_map import MemoryOp, Plan, Query, Step, plan
-from claw.intent_relative import resolve_relative
-from claw.intent_vocab import clean_search, kelvin_to_rgb
-from claw.intents import IntentEngine
-from claw.replies import (
+from claw.intents.engine import IntentEngine
+from claw.intents.plan import MemoryOp, Plan, Query, Step, plan
+from claw.intents.relative import resolve_relative
+from claw.intents.vocab import clean_search, kelvin_to_rgb
+from claw.replies.conversation import (
+    confirm_prompt,
+    declined_reply,
+    llm_down_reply,
+    soul_applied_reply,
+    soul_edit_prompt,
+)
+from claw.replies.local import (
     ack_reply,
     cannot_reply,
     done_reply,
@@ -19,7 +26,6 @@ from claw.replies import (
     problem_reply,
     state_reply,
 )
-from claw.replies_flow import confirm_prompt, declined_reply, llm_down_reply, soul_applied_reply, soul_edit_prompt
 from devices.models import Device, Kind
 
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal, Optional
 
 import pytest
 
+from claw.agent.llm import LLMClient, clean_model_text, untrusted
+from claw.agent.tools import Tool, call_tool, make_tool, tool
+from claw.agent.tools.schema import parse_docstring
 from claw.errors import LLMError
-from claw.llm import LLMClient, clean_model_text, untrusted
-from claw.tools import Tool, call_tool, make_tool, tool
-from claw.tools.schema import parse_docstring
 from tests.fakes.openai_server import (
     ScriptedOpenAI,
     call,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from claw.channels.base import ChannelError
+from claw.channels.outbox import OutboxDispatcher, split_text
 from claw.events import OutboundMessage
-from claw.outbox import OutboxDispatcher, split_text
 from memory.store import Store
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from claw.app import Claw
+from claw.agent.recovery import Resume, Settle, resume_verdict, settle_verdict
 from claw.events import InboundMessage, TurnResult
-from claw.recovery import Resume, Settle, resume_verdict, settle_verdict
+from claw.runtime import Claw
 from devices.drivers.http import HttpDriver, http_device_from_info
 from devices.effects import IDEMPOTENT, checkable, shows_effect
 from devices.errors import DeviceOutcomeUnknown, DeviceUnavailable

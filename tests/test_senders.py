@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claw.channels.ratelimit import TokenBucket
-from claw.channels.senders import (
+from claw.channels.access import (
     handle_pairing_command,
     is_owner,
     issue_code,
@@ -17,6 +16,7 @@ from claw.channels.senders import (
     standing,
     whatsapp_address,
 )
+from claw.channels.ratelimit import TokenBucket
 from memory.store import Store
 
 ALEX = "whatsapp:+15557654321"

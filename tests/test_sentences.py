@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from claw.app import Claw
+from claw.agent.policy import is_no, is_yes
 from claw.events import InboundMessage, TurnResult
-from claw.intent_map import kelvin_to_rgb
-from claw.intents import IntentEngine
-from claw.policy import is_no, is_yes
+from claw.intents.engine import IntentEngine
+from claw.intents.plan import kelvin_to_rgb
+from claw.runtime import Claw
 from devices.sim.home import SimHome
 from devices.sim.sonos import SonosSimPlayer
 from devices.sim.sonos_xml import PLAYLIST
@@ -378,7 +378,7 @@ async def test_expired_confirmation_does_nothing(home: SimHome, tmp_path: Path) 
 
 async def test_expired_confirmation_with_patched_clock(home: SimHome, claw: Claw,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import claw.turn as turn_module
+    import claw.agent.turn as turn_module
 
     asked = await say(claw, "open the garage door")
     assert asked.tier == "confirm"

@@ -10,20 +10,20 @@ import pytest
 
 from claw.errors import SoulError
 from claw.events import Voice
-from claw.soul import (
+from claw.soul.edit import (
+    is_soul_edit_request,
+    propose_edit,
+    propose_edit_with_llm,
+    set_field,
+    set_name,
+)
+from claw.soul.manager import (
     MAX_SOUL_BYTES,
     SoulManager,
     SoulSnapshot,
     default_soul_text,
     parse_voice,
     system_prompt_section,
-)
-from claw.soul_edit import (
-    is_soul_edit_request,
-    propose_edit,
-    propose_edit_with_llm,
-    set_field,
-    set_name,
 )
 from memory.store import Store
 
@@ -173,14 +173,14 @@ def test_bad_file_keeps_last_good(kind: str, mgr: SoulManager, soul_path: Path, 
                                   caplog: pytest.LogCaptureFixture) -> None:
     good = mgr.write("# Good\n\nTone: formal\n", "cli")
     edit_on_disk(soul_path, BAD_CONTENT[kind])
-    with caplog.at_level(logging.WARNING, logger="claw.soul"):
+    with caplog.at_level(logging.WARNING, logger="claw.soul.manager"):
         snaps = [mgr.current() for _ in range(3)]
     for snap in snaps:
         assert snap.text == good.text
         assert snap.version_id == good.version_id
         assert snap.voice == Voice(name="Good", formal=True)
         assert snap.warning and "soul.md" in snap.warning and str(good.version_id) in snap.warning
-    assert len([r for r in caplog.records if r.name == "claw.soul"]) == 1  # warned once per bad content
+    assert len([r for r in caplog.records if r.name == "claw.soul.manager"]) == 1  # warned once per bad content
     assert len(store.soul_versions()) == 2  # default + good; the bad content is never stored
 
     fixed = mgr.write("# Better\n", "chat")  # a valid write recovers
@@ -192,24 +192,24 @@ def test_bad_file_keeps_last_good(kind: str, mgr: SoulManager, soul_path: Path, 
 def test_new_bad_content_warns_again(mgr: SoulManager, soul_path: Path,
                                      caplog: pytest.LogCaptureFixture) -> None:
     mgr.current()
-    with caplog.at_level(logging.WARNING, logger="claw.soul"):
+    with caplog.at_level(logging.WARNING, logger="claw.soul.manager"):
         soul_path.write_bytes(b"")  # fresh mtime: re-read (racy window) on every call, still one warning
         mgr.current()
         mgr.current()
         edit_on_disk(soul_path, b"\x00\x00\x00")
         assert "binary" in (mgr.current().warning or "")
         mgr.current()
-    assert len([r for r in caplog.records if r.name == "claw.soul"]) == 2
+    assert len([r for r in caplog.records if r.name == "claw.soul.manager"]) == 2
 
 
 def test_deleted_file_keeps_last_good_then_recovers(mgr: SoulManager, soul_path: Path, store: Store,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     good = mgr.write("# Keeper\n\nLength: concise\n", "chat")
     soul_path.unlink()
-    with caplog.at_level(logging.WARNING, logger="claw.soul"):
+    with caplog.at_level(logging.WARNING, logger="claw.soul.manager"):
         snap = mgr.current()
         assert mgr.current().warning  # still flagged while missing ...
-    assert len([r for r in caplog.records if r.name == "claw.soul"]) == 1  # ... but logged once
+    assert len([r for r in caplog.records if r.name == "claw.soul.manager"]) == 1  # ... but logged once
     assert snap.text == good.text and snap.voice.concise
     assert snap.warning and "missing" in snap.warning
     # the owner puts a file back by hand: picked up

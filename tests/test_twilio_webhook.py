@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
-from claw.app import Claw
+from claw.channels.access import handle_pairing_command
 from claw.channels.base import LocalChannel
-from claw.channels.senders import handle_pairing_command
+from claw.channels.whatsapp.webhook import TWIML_EMPTY, TwilioWebhooks, twilio_router
 from claw.config import TwilioSettings
 from claw.events import OutboundMessage
-from claw.web.twilio import TWIML_EMPTY, TwilioWebhooks, twilio_router
+from claw.runtime import Claw
 from devices.sim.home import SimHome
 from tests.conftest import make_settings
 
@@ -434,7 +434,7 @@ async def test_refusals_are_logged_with_the_checked_url_and_without_secrets(
     claw, client = wa
     params = message("hello")
     bad = sign("/twilio/whatsapp", params, token="f" * 32)
-    with caplog.at_level("WARNING", logger="claw.web.twilio"):
+    with caplog.at_level("WARNING", logger="claw.channels.whatsapp.webhook"):
         assert (await client.post("/twilio/whatsapp", data=params, headers={"X-Twilio-Signature": bad})
                 ).status_code == 403
         assert (await client.post("/twilio/whatsapp", data=params, headers={

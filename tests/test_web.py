@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from claw.app import Claw
 from claw.config import Settings, WebSettings
+from claw.runtime import Claw
 from claw.web.app import create_app
 from devices.sim.home import SimHome
 from tests.conftest import make_settings

@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-import claw.media
+import claw.channels.media
+from claw.channels.whatsapp.webhook import held_note
 from claw.config import LLMSettings
 from claw.events import OutboundMessage
-from claw.web.twilio import held_note
 from devices.sim.home import SimHome
 from tests.fakes.openai_server import ScriptedOpenAI, hang_once_then, reply
 from tests.fakes.twilio_server import FakeTwilio
@@ -325,8 +325,8 @@ async def test_outbound_image_is_a_signed_link_served_until_it_expires(
         for bad in ({**query, "sig": query["sig"][:-1] + ("0" if query["sig"][-1] != "0" else "1")},
                     {**query, "exp": str(int(query["exp"]) + 1)}, {"exp": query["exp"]}):
             assert (await live.http.get(f"{parts.path}?{urlencode(bad)}")).status_code == 403
-        later = claw.media.time.time() + live.claw.settings.twilio.media_url_seconds + 60
-        monkeypatch.setattr(claw.media, "time", types.SimpleNamespace(time=lambda: later))
+        later = claw.channels.media.time.time() + live.claw.settings.twilio.media_url_seconds + 60
+        monkeypatch.setattr(claw.channels.media, "time", types.SimpleNamespace(time=lambda: later))
         assert (await live.http.get(local)).status_code == 403  # the very link Twilio got, once expired
 
 

@@ -19,13 +19,13 @@ import pytest
 from fastapi import FastAPI
 from twilio.request_validator import RequestValidator
 
-from claw.channels.twilio_client import LoopbackTwilioHttpClient, RefusedHost, check_api_base, make_twilio_client
-from claw.channels.whatsapp import HOLD_REASON, WhatsAppChannel, channel_error, status_from_callback
+from claw.channels.media import MediaStore, media_router, media_store_for
+from claw.channels.outbox import OutboxDispatcher, split_text
+from claw.channels.whatsapp.client import LoopbackTwilioHttpClient, RefusedHost, check_api_base, make_twilio_client
+from claw.channels.whatsapp.send import HOLD_REASON, WhatsAppChannel, channel_error, status_from_callback
 from claw.config import TwilioSettings
 from claw.errors import ConfigError
 from claw.events import InboundMessage, OutboundMessage
-from claw.media import MediaStore, media_router, media_store_for
-from claw.outbox import OutboxDispatcher, split_text
 from memory.store import Store
 from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeTwilio

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from claw.app import Claw
 from claw.config import LLMSettings
 from claw.events import InboundMessage
+from claw.runtime import Claw
 from claw.serve import ClawServer
 from devices.sim.home import SimHome
 from memory.store import Store

@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from claw.app import Claw
 from claw.config import Settings
 from claw.events import InboundMessage, clean_text
+from claw.runtime import Claw
 from claw.turn_json import turn_json
 
 log = logging.getLogger(__name__)
@@ -164,11 +164,11 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
         return resources.files("claw.web").joinpath("static/chat.html").read_text(encoding="utf-8")
 
     if claw.settings.twilio.enabled:
-        from claw.web.twilio import twilio_router
+        from claw.channels.whatsapp.webhook import twilio_router
 
         app.include_router(twilio_router(claw))
     if claw.media is not None:
-        from claw.media import media_router
+        from claw.channels.media import media_router
 
         app.include_router(media_router(claw.media))
     return app

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from claw.channels.twilio_client import is_loopback_host
+from claw.channels.whatsapp.client import is_loopback_host
 from tests.fakes.http import TrackingHTTPServer
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,14 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from claw.channels.access import CHANNEL, code_reply, issue_code, mask, standing, whatsapp_address
 from claw.channels.ratelimit import TokenBucket
-from claw.channels.senders import CHANNEL, code_reply, issue_code, mask, standing, whatsapp_address
-from claw.channels.whatsapp import status_from_callback
+from claw.channels.whatsapp.send import status_from_callback
 from claw.events import InboundMessage, OutboundMessage
 from memory.store import Store
 
 if TYPE_CHECKING:
-    from claw.app import Claw
+    from claw.runtime import Claw
 
 log = logging.getLogger(__name__)
 

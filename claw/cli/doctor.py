@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from claw.doctor import Check
+    from claw.channels.whatsapp.doctor import Check
 
 _LABEL = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -26,7 +26,7 @@ def doctor_command(
         local: Annotated[bool, typer.Option(help="Send a signed test request to the local server.")] = True,
 ) -> None:
     """Check the Twilio settings and that the webhook answers; print the URLs to paste into Twilio."""
-    from claw.doctor import load_check, run_checks, webhook_urls
+    from claw.channels.whatsapp.doctor import load_check, run_checks, webhook_urls
 
     settings, loaded = load_check()
     checks = [loaded]

@@ -13,10 +13,10 @@ from typing import Any
 
 import openai
 
+from claw.agent.tools.schema import MAX_ARG_DEPTH, Tool, call_tool, parse_arguments, prune_depth
+from claw.agent.untrusted import UNTRUSTED_NOTE, clean_model_text, strip_template_tokens, untrusted
 from claw.errors import LLMError
 from claw.events import clean_text
-from claw.tools.schema import MAX_ARG_DEPTH, Tool, call_tool, parse_arguments, prune_depth
-from claw.untrusted import UNTRUSTED_NOTE, clean_model_text, strip_template_tokens, untrusted
 
 log = logging.getLogger(__name__)
 

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from claw.agent import Agent
+from claw.agent.loop import Agent
+from claw.agent.settler import Settler
+from claw.agent.turn import TurnHandler
 from claw.channels.base import Channel, LocalChannel
+from claw.channels.media import MediaStore, media_store_for
+from claw.channels.outbox import OutboxDispatcher
 from claw.config import LLMSettings, Settings
 from claw.errors import ConfigError
-from claw.intents import IntentEngine
-from claw.media import MediaStore, media_store_for
-from claw.outbox import OutboxDispatcher
-from claw.settler import Settler
-from claw.soul import SoulManager
-from claw.turn import TurnHandler
+from claw.intents.engine import IntentEngine
+from claw.soul.manager import SoulManager
 from devices.drivers.base import Driver
 from devices.drivers.http import HttpDriver
 from devices.drivers.sonos import SonosDriver
@@ -29,7 +29,7 @@ from devices.registry import Registry
 from memory.store import Store
 
 if TYPE_CHECKING:
-    from claw.llm import LLMClient
+    from claw.agent.llm import LLMClient
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def make_llm(llm: LLMSettings) -> LLMClient | None:
     """The LLM client when one is configured; openai is imported only then (it costs ~0.5 s at start)."""
     if not llm.enabled:
         return None
-    from claw.llm import LLMClient
+    from claw.agent.llm import LLMClient
 
     key = llm.api_key.get_secret_value() if llm.api_key else None
     return LLMClient(llm.base_url or "", llm.model or "", key, timeout=llm.timeout)
@@ -154,7 +154,7 @@ class Claw:
         self.channels: dict[str, Channel] = {"console": LocalChannel("console"), "web": LocalChannel("web")}
         self.media: MediaStore | None = None
         if settings.twilio.enabled:
-            from claw.channels.whatsapp import WhatsAppChannel
+            from claw.channels.whatsapp.send import WhatsAppChannel
 
             self.media = media_store_for(settings)
             self.add_channel(WhatsAppChannel(settings.twilio, self.store, self.media))

@@ -14,8 +14,8 @@ from hassil.util import merge_dict
 from home_assistant_intents import get_intents
 
 from claw.errors import ConfigError
-from claw.intent_map import HANDLERS, Plan, plan
-from claw.intent_vocab import domain_of, spoken_names
+from claw.intents.plan import HANDLERS, Plan, plan
+from claw.intents.vocab import domain_of, spoken_names
 from devices.models import Device
 
 log = logging.getLogger(__name__)

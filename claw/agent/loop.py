@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from claw.agent.turn import TurnHandler
 from claw.channels.base import Channel
+from claw.channels.outbox import split_text
 from claw.events import InboundMessage, OutboundMessage, TurnResult, clean_text
-from claw.outbox import split_text
-from claw.replies_flow import cap_messages
-from claw.turn import TurnHandler
+from claw.replies.conversation import cap_messages
 from memory.store import Store
 
 log = logging.getLogger(__name__)

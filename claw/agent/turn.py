@@ -8,28 +8,29 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from claw import replies, replies_flow
-from claw.actions import Actuator, Outcome, TurnContext
+from claw.agent.actuator import Actuator, Outcome, TurnContext
+from claw.agent.context import build_messages
+from claw.agent.permissions import fact_scope, fact_source, may, standing_of
+from claw.agent.policy import is_no, is_yes
+from claw.agent.recovery import resumed_confirmation
+from claw.agent.tools.home import home_tools
+from claw.channels.access import handle_pairing_command, is_owner
 from claw.channels.base import Channel
-from claw.channels.senders import handle_pairing_command, is_owner
 from claw.config import Settings
-from claw.context import build_messages
 from claw.errors import LLMError
 from claw.events import TurnResult, Voice
-from claw.intent_map import Plan, Step
-from claw.intent_relative import RELATIVE, resolve_relative
-from claw.intents import IntentEngine
-from claw.permissions import fact_scope, fact_source, may, standing_of
-from claw.policy import is_no, is_yes
-from claw.recovery import resumed_confirmation
-from claw.soul import SoulManager
-from claw.soul_edit import is_soul_edit_request, propose_edit, propose_edit_with_llm
-from claw.tools.home import home_tools
+from claw.intents.engine import IntentEngine
+from claw.intents.plan import Plan, Step
+from claw.intents.relative import RELATIVE, resolve_relative
+from claw.replies import conversation as replies_flow
+from claw.replies import local as replies
+from claw.soul.edit import is_soul_edit_request, propose_edit, propose_edit_with_llm
+from claw.soul.manager import SoulManager
 from devices.registry import Registry
 from memory.store import Store
 
 if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up time)
-    from claw.llm import LLMClient
+    from claw.agent.llm import LLMClient
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from claw.events import Voice
-from claw.replies import EXAMPLES
+from claw.replies.local import EXAMPLES
 
 TRUNCATED = "…(truncated)"
 _SENTENCE = re.compile(r"(?<=[.!?…])(\s+)")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from claw.channels.senders import decide, normalize_number, pending_list
+from claw.channels.access import decide, normalize_number, pending_list
 
 if TYPE_CHECKING:
     from memory.store import Store

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from claw.app import Claw
 from claw.config import Settings
 from claw.errors import ClawError
 from claw.events import InboundMessage
+from claw.runtime import Claw
 from claw.turn_json import turn_json
 from devices.sim.home import SimHome, random_loopback_base
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claw.intent_vocab import (
+from claw.intents.vocab import (
     COLORS,
     DOMAIN_BY_KIND,
     SWITCHABLE,

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from claw.cli_doctor import doctor_command
-from claw.cli_pair import pair_app
-from claw.cli_soul import soul_app
+from claw.cli.doctor import doctor_command
+from claw.cli.pair import pair_app
+from claw.cli.soul import soul_app
 from claw.config import CONFIG_TEMPLATE, Settings, config_file, load_settings
 from claw.errors import ClawError
 from devices.errors import DeviceError
@@ -133,7 +133,7 @@ def chat(demo: Annotated[bool, typer.Option("--demo", help="Start a simulated ho
          home: Annotated[Path | None, typer.Option(help="YAML file describing a simulated home.")] = None
          ) -> None:
     """Chat with the claw on this console (same agent path as WhatsApp and the web chat)."""
-    from claw.console import run_console
+    from claw.channels.console import run_console
 
     settings = settings_or_exit()
     if demo:
@@ -149,7 +149,7 @@ def ask(text: Annotated[str, typer.Argument(help="What to say to the claw.")],
         home: Annotated[Path | None, typer.Option(help="With --demo: YAML of a simulated home.")] = None
         ) -> None:
     """Run exactly one turn through the normal path and print the reply."""
-    from claw.console import ask_once
+    from claw.channels.console import ask_once
 
     settings = settings_or_exit()
     tmp = None
@@ -205,7 +205,7 @@ def running_devices(settings: Settings) -> list[Device] | None:
 def stored_devices(settings: Settings) -> list[Device]:
     """What a claw starting now would know: the stored devices and devices_file's (which replaces the stored
     devices that came from it)."""
-    from claw.app import DEVICES_FILE, load_devices_file, merge_devices
+    from claw.runtime import DEVICES_FILE, load_devices_file, merge_devices
     from devices.adapters.spec import builtin_specs
     from memory.store import Store
 

@@ -13,7 +13,7 @@ import typer
 from claw.errors import ClawError
 
 if TYPE_CHECKING:
-    from claw.soul import Voice
+    from claw.soul.manager import Voice
 
 soul_app = typer.Typer(help="Show, edit, list and revert soul.md (the claw's personality).",
                        no_args_is_help=True)
@@ -21,7 +21,7 @@ soul_app = typer.Typer(help="Show, edit, list and revert soul.md (the claw's per
 
 def _manager():  # noqa: ANN202 - typed by SoulManager below, imported lazily to keep `claw --help` fast
     from claw.cli import settings_or_exit
-    from claw.soul import SoulManager
+    from claw.soul.manager import SoulManager
     from memory.store import Store
 
     settings = settings_or_exit()

@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from claw.soul import _COMMENT_RE, _HEADING_RE, clean_name, parse_voice, soul_problem, strip_comments
+from claw.soul.manager import _COMMENT_RE, _HEADING_RE, clean_name, parse_voice, soul_problem, strip_comments
 
 log = logging.getLogger(__name__)
 

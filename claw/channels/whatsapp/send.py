@@ -21,10 +21,10 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from claw.channels.base import ChannelError, ChannelHold
-from claw.channels.twilio_client import RefusedHost, is_twilio_host, make_twilio_client
+from claw.channels.media import MediaFile, MediaStore
+from claw.channels.whatsapp.client import RefusedHost, is_twilio_host, make_twilio_client
 from claw.config import TwilioSettings
 from claw.errors import ConfigError
-from claw.media import MediaFile, MediaStore
 from memory.store import Store
 
 log = logging.getLogger(__name__)

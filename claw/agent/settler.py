@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from claw import replies_flow
+from claw.agent.recovery import SETTLE_DELAYS, Settle, effect_phrase, next_check_delay, settle_verdict
 from claw.events import OutboundMessage, Voice
-from claw.recovery import SETTLE_DELAYS, Settle, effect_phrase, next_check_delay, settle_verdict
+from claw.replies import conversation as replies_flow
 from devices.effects import shows_effect
 from devices.errors import DeviceError
 from devices.registry import Registry

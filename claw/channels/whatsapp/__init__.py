@@ -1,0 +1,1 @@
+"""WhatsApp over Twilio: webhook, send, client, numbers, doctor."""

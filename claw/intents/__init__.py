@@ -1,0 +1,1 @@
+"""The local intent tier: hassil matching, pure planning, vocabulary, relative requests, sentences."""

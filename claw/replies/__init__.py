@@ -1,0 +1,1 @@
+"""Templated replies: device and state phrasing (local) and conversation-flow phrasing."""

@@ -1,0 +1,1 @@
+"""The soul: the owner-editable soul.md (manager) and chat-proposed edits (edit)."""
