@@ -54,13 +54,13 @@ async def run(turns: int) -> None:
         await claw.start(dispatch=False)
         try:
             for text in SENTENCES:  # warm-up: first-use costs (connections, caches)
-                await claw.agent.ask(InboundMessage("bench", "bench", text))
+                await claw.agent.ask(InboundMessage("bench", "bench", text, standing="owner"))
             times: list[float] = []
             tiers: dict[str, int] = {}
             for i in range(turns):
                 text = SENTENCES[i % len(SENTENCES)]
                 t0 = time.perf_counter()
-                result = await claw.agent.ask(InboundMessage("bench", "bench", text))
+                result = await claw.agent.ask(InboundMessage("bench", "bench", text, standing="owner"))
                 times.append((time.perf_counter() - t0) * 1000)
                 tiers[result.tier] = tiers.get(result.tier, 0) + 1
             engine = claw.intents

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+Standing = Literal["owner", "guest"]
+"""What a sender may do, decided once by the channel's access check (claw.channels.access) and stored with the
+message: the owner (console, web chat with the token, the configured WhatsApp numbers, the system channel that
+routines and cameras use), or a guest (a number the owner approved through pairing). claw.permissions says
+what each may do."""
 
 
 def clean_text(text: str) -> str:
@@ -26,9 +32,12 @@ class InboundMessage:
     external_id: str | None = None  # e.g. Twilio MessageSid; unique per channel when set
     media: tuple[str, ...] = ()  # remote URLs (fetched by the channel at turn time) or local paths
     media_types: tuple[str, ...] = ()  # content type per media entry, when known
+    standing: Standing = "guest"  # least privilege unless the channel's access check says "owner"
 
     def __post_init__(self) -> None:
         """The one boundary every channel passes: text that cannot be encoded is cleaned here, once."""
+        if self.standing not in ("owner", "guest"):
+            raise ValueError(f"standing must be 'owner' or 'guest', not {self.standing!r}")
         for name in ("channel", "sender", "text", "external_id"):
             value = getattr(self, name)
             if isinstance(value, str):

@@ -142,6 +142,22 @@ def m010_audit_outcomes(db: Database) -> None:
                " WHERE status = 'unknown' AND settled_at IS NULL")
 
 
+@migrations()
+def m011_device_source(db: Database) -> None:
+    """Where a stored device came from ("devices_file", "given"; NULL: unknown), so that the origin stays
+    authoritative: a device it no longer lists is dropped at start."""
+    if "source" not in db["devices"].columns_dict:
+        db["devices"].add_column("source", str)
+
+
+@migrations()
+def m012_inbox_standing(db: Database) -> None:
+    """The sender's standing ("owner" or "guest") as the channel decided it when the message arrived; NULL for
+    rows stored before, whose standing the agent derives as it used to."""
+    if "standing" not in db["inbox"].columns_dict:
+        db["inbox"].add_column("standing", str)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]
@@ -155,10 +171,3 @@ def applied(db: Database) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     return [m.name for m in migrations.applied(db)]
 
-
-@migrations()
-def m011_device_source(db: Database) -> None:
-    """Where a stored device came from ("devices_file", "given"; NULL: unknown), so that the origin stays
-    authoritative: a device it no longer lists is dropped at start."""
-    if "source" not in db["devices"].columns_dict:
-        db["devices"].add_column("source", str)

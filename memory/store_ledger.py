@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from memory.store_base import StoreBase, dumps, locked
 
 if TYPE_CHECKING:
-    from claw.events import OutboundMessage
+    from memory.records import OutboundRecord
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class LedgerMixin(StoreBase):
 
     @locked
     def audit_settle(self, key: str, status: str, error: str | None = None,
-                     notify: OutboundMessage | None = None) -> bool:
+                     notify: OutboundRecord | None = None) -> bool:
         """Close an unknown row as done / failed / still unknown and enqueue the owner's follow-up in the
         same transaction (so it is neither lost nor sent twice); False if it was settled already."""
         if status not in ("done", "failed", "unknown"):
@@ -130,7 +130,7 @@ class LedgerMixin(StoreBase):
             return True
 
     if TYPE_CHECKING:  # provided by MessagesMixin in the composed Store
-        def outbox_add(self, msg: OutboundMessage) -> int: ...
+        def outbox_add(self, msg: OutboundRecord) -> int: ...
 
     @locked
     def audit_get(self, key: str) -> dict[str, Any] | None:

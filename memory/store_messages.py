@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from claw.events import InboundMessage, OutboundMessage
+from memory.records import InboundRecord, OutboundRecord
 from memory.store_base import StoreBase, dumps, locked
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ _OUTBOX_RANK = {"pending": 0, "held": 0, "sent": 1, "delivered": 2, "read": 3, "
 class MessagesMixin(StoreBase):
     # inbox -----------------------------------------------------------------------------------
     @locked
-    def inbox_add(self, msg: InboundMessage, status: str = "new", error: str | None = None) -> tuple[int, bool]:
+    def inbox_add(self, msg: InboundRecord, status: str = "new", error: str | None = None) -> tuple[int, bool]:
         """Insert a message; with an external id already seen on that channel return (its id, False).
 
         status "denied" stores a message that must never reach the agent (unknown sender, rate limit)."""
@@ -36,10 +36,10 @@ class MessagesMixin(StoreBase):
                 if row is not None:
                     return int(row["id"]), False
             cur = self._write(
-                "INSERT INTO inbox (channel, sender, text, external_id, media, media_types, status, error,"
-                " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                "INSERT INTO inbox (channel, sender, text, external_id, media, media_types, standing, status,"
+                " error, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (msg.channel, msg.sender, msg.text, msg.external_id, dumps(list(msg.media)),
-                 dumps(list(msg.media_types)), status, error, now, now),
+                 dumps(list(msg.media_types)), msg.standing, status, error, now, now),
             )
             return int(cur.lastrowid or 0), True
 
@@ -59,7 +59,7 @@ class MessagesMixin(StoreBase):
                     "WHERE id = ? AND status IN ('new', 'working')", (time.time(), inbox_id))
 
     @locked
-    def inbox_finish(self, inbox_id: int, replies: list[OutboundMessage], status: str = "done",
+    def inbox_finish(self, inbox_id: int, replies: list[OutboundRecord], status: str = "done",
                      error: str | None = None, turns: Sequence[tuple[str, str]] = ()) -> list[int]:
         """Finish a row and enqueue its replies in one transaction; return the outbox ids.
 
@@ -83,7 +83,7 @@ class MessagesMixin(StoreBase):
             return ids
 
     # outbox ----------------------------------------------------------------------------------
-    def _outbox_insert(self, msg: OutboundMessage, inbox_id: int | None) -> int:
+    def _outbox_insert(self, msg: OutboundRecord, inbox_id: int | None) -> int:
         now = time.time()
         cur = self._write(
             "INSERT INTO outbox (channel, recipient, text, media, inbox_id, proactive, status, attempts,"
@@ -98,7 +98,7 @@ class MessagesMixin(StoreBase):
                                                     [inbox_id])]
 
     @locked
-    def outbox_add(self, msg: OutboundMessage) -> int:
+    def outbox_add(self, msg: OutboundRecord) -> int:
         """Enqueue a message (an alert, or a reply not tied to a finishing turn); due at once."""
         return self._outbox_insert(msg, msg.inbox_id)
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from claw.agent.untrusted import defang, scrub, shown_text, untrusted
 from claw.config import LLMSettings
 from claw.events import InboundMessage, TurnResult, Voice
 from claw.replies.local import error_reply
 from claw.runtime import Claw
+from claw.untrusted import defang, scrub, shown_text, untrusted
 from devices.sim.home import SimHome
 from tests.conftest import make_settings
 from tests.fakes.openai_server import ScriptedOpenAI, call, calls, reply

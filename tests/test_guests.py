@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from claw.agent.permissions import CAPABILITIES, fact_scope, fact_source, may
 from claw.config import LLMSettings, TwilioSettings
 from claw.events import InboundMessage, TurnResult
+from claw.permissions import CAPABILITIES, fact_scope, fact_source, may
 from claw.runtime import Claw
 from devices.sim.home import SimHome
 from tests.conftest import make_settings

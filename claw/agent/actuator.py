@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from claw.agent.permissions import Standing
 from claw.agent.policy import Risk, assess, describe, join_actions
 from claw.agent.recovery import Resume, effect_phrase, next_check_delay, resume_verdict, the
 from claw.config import SafetySettings
 from claw.events import Action, Voice
+from claw.permissions import Standing
 from claw.replies import conversation as replies_flow
 from claw.replies import local as replies
 from devices.commands import COMMANDS, validate

@@ -7,10 +7,10 @@ import json
 import time
 from typing import Any
 
-from claw.agent.permissions import Standing, may
-from claw.agent.untrusted import defang, scrub, untrusted
 from claw.channels.access import mask
+from claw.permissions import Standing, may
 from claw.soul.manager import SoulSnapshot, system_prompt_section
+from claw.untrusted import defang, scrub, untrusted
 from devices.models import Device
 
 RULES = """\

@@ -14,9 +14,9 @@ from typing import Any
 import openai
 
 from claw.agent.tools.schema import MAX_ARG_DEPTH, Tool, call_tool, parse_arguments, prune_depth
-from claw.agent.untrusted import UNTRUSTED_NOTE, clean_model_text, strip_template_tokens, untrusted
 from claw.errors import LLMError
 from claw.events import clean_text
+from claw.untrusted import UNTRUSTED_NOTE, clean_model_text, strip_template_tokens, untrusted
 
 log = logging.getLogger(__name__)
 

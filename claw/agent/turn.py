@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from claw.agent.actuator import Actuator, Outcome, TurnContext
 from claw.agent.context import build_messages
-from claw.agent.permissions import fact_scope, fact_source, may, standing_of
 from claw.agent.policy import is_no, is_yes
 from claw.agent.recovery import resumed_confirmation
 from claw.agent.tools.home import home_tools
@@ -22,6 +21,7 @@ from claw.events import TurnResult, Voice
 from claw.intents.engine import IntentEngine
 from claw.intents.plan import Plan, Step
 from claw.intents.relative import RELATIVE, resolve_relative
+from claw.permissions import fact_scope, fact_source, may, standing_of
 from claw.replies import conversation as replies_flow
 from claw.replies import local as replies
 from claw.soul.edit import is_soul_edit_request, propose_edit, propose_edit_with_llm

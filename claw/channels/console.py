@@ -52,7 +52,8 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
     try:
         await claw.start()
         queue = claw.channels["console"].listen()  # type: ignore[attr-defined]
-        result = await claw.agent.ask(InboundMessage(channel="console", sender=settings.owner, text=text))
+        msg = InboundMessage(channel="console", sender=settings.owner, text=text, standing="owner")
+        result = await claw.agent.ask(msg)
         out = await turn_json(claw, result)
         try:  # the reply really leaves through the outbox; wait for it to be delivered
             await asyncio.wait_for(queue.get(), 5)
@@ -89,7 +90,8 @@ async def console_loop(claw: Claw) -> None:
             continue
         if not text:
             continue
-        claw.agent.submit(InboundMessage(channel="console", sender=claw.settings.owner, text=text))
+        claw.agent.submit(InboundMessage(channel="console", sender=claw.settings.owner, text=text,
+                                         standing="owner"))
         row = await queue.get()
         print(f"{voice.name}: {row['text']}", flush=True)  # noqa: T201
         while not queue.empty():

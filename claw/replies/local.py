@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from claw.agent.permissions import Standing, may
-from claw.agent.untrusted import shown_text
 from claw.channels.access import mask
 from claw.events import Voice
 from claw.intents.plan import Plan, Query, Step
 from claw.intents.vocab import COLORS, label
+from claw.permissions import Standing, may
+from claw.untrusted import shown_text
 from devices.models import Device, Kind
 
 log = logging.getLogger(__name__)

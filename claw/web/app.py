@@ -139,7 +139,7 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
             raise RequestValidationError([{"type": "string_too_long", "loc": ("body", "text"),
                                            "msg": f"String should have at most {max_chars} characters",
                                            "ctx": {"max_length": max_chars}}])
-        msg = InboundMessage(channel="web", sender=claw.settings.owner, text=body.text)
+        msg = InboundMessage(channel="web", sender=claw.settings.owner, text=body.text, standing="owner")
         result = await claw.agent.ask(msg)
         return await turn_json(claw, result)
 

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from claw.agent.actuator import Actuator, TurnContext
 from claw.agent.context import FACT_KIND
-from claw.agent.permissions import fact_scope, fact_source
 from claw.agent.tools.schema import Tool, make_tool
-from claw.agent.untrusted import untrusted
 from claw.channels.access import mask
 from claw.events import Voice
+from claw.permissions import fact_scope, fact_source
+from claw.untrusted import untrusted
 from devices.commands import COMMANDS
 from devices.errors import DeviceError, DeviceNotFound
 from devices.models import Device

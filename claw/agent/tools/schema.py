@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from claw.agent.untrusted import defang, strip_template_tokens
 from claw.errors import ClawError
+from claw.untrusted import defang, strip_template_tokens
 from devices.errors import DeviceError
 
 log = logging.getLogger(__name__)

@@ -188,9 +188,10 @@ class TwilioWebhooks:
         if address is None:  # an SMS number, a group or channel id: never triggers anything
             self._deny(msg, "not a WhatsApp number")
             return
-        msg = InboundMessage(channel=CHANNEL, sender=address, text=msg.text, external_id=msg.external_id,
-                             media=msg.media, media_types=msg.media_types)
         who = standing(self.store, address, self.tw.owners)
+        msg = InboundMessage(channel=CHANNEL, sender=address, text=msg.text, external_id=msg.external_id,
+                             media=msg.media, media_types=msg.media_types,
+                             standing="owner" if who == "owner" else "guest")
         if who not in ("owner", "allowed"):
             self._stranger(msg, who)
             return

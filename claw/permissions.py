@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Standing = Literal["owner", "guest"]
-"""The owner: console, web chat (token) and the configured WhatsApp owner numbers. A guest: any other sender
-that reached a turn, i.e. a number the owner approved through pairing."""
+from claw.events import Standing
 
 Capability = Literal["device", "confirm_risky", "owner_memory", "soul", "pairing"]
 """device: run device commands within the safety policy. confirm_risky: answer YES to a risky action.
