@@ -14,8 +14,10 @@ import yaml
 from claw.agent.loop import Agent
 from claw.agent.settler import Settler
 from claw.agent.turn import TurnHandler
+from claw.channels.access import owner_numbers
 from claw.channels.base import Channel, LocalChannel
 from claw.channels.media import MediaStore, media_store_for
+from claw.channels.notify import Notifier
 from claw.channels.outbox import OutboxDispatcher
 from claw.config import LLMSettings, Settings
 from claw.errors import ConfigError
@@ -133,6 +135,16 @@ def make_llm(llm: LLMSettings) -> LLMClient | None:
     return LLMClient(llm.base_url or "", llm.model or "", key, timeout=llm.timeout)
 
 
+def owner_route(settings: Settings) -> tuple[str, str]:
+    """Where messages for the owner from the system channel (routines, camera alerts) go: the first WhatsApp
+    owner when WhatsApp is set up, else the web chat."""
+    if settings.twilio.enabled:
+        numbers = sorted(owner_numbers(settings.twilio.owners))
+        if numbers:
+            return "whatsapp", f"whatsapp:{numbers[0]}"
+    return "web", settings.owner
+
+
 class Claw:
     """One claw: everything `claw run`, `claw demo`, `claw ask` and the tests drive."""
 
@@ -161,7 +173,9 @@ class Claw:
         self.outbox = OutboxDispatcher(self.store, self.channels)
         self.handler = TurnHandler(store=self.store, registry=self.registry, intents=self.intents,
                                    soul=self.soul, llm=self.llm, settings=settings, channels=self.channels)
-        self.agent = Agent(self.store, self.handler, self.channels, on_outbox=self.outbox.wake)
+        self.notifier = Notifier(self.store, self.channels, max_messages=settings.max_reply_messages,
+                                 owner_route=owner_route(settings), wake=self.outbox.wake)
+        self.agent = Agent(self.store, self.handler, self.notifier)
         self.settler = Settler(self.store, self.registry, voice=lambda: self.soul.current().voice,
                                on_outbox=self.outbox.wake)
         self._stop = asyncio.Event()

@@ -21,6 +21,7 @@ from claw.agent.llm import _assistant_message, parse_reply
 from claw.agent.loop import Agent
 from claw.agent.tools.schema import TOO_DEEP, call_tool, format_result, make_tool, parse_arguments
 from claw.channels.console import console_loop
+from claw.channels.notify import Notifier
 from claw.cli import app as cli_app
 from claw.config import LLMSettings, WebSettings
 from claw.events import InboundMessage, OutboundMessage, TurnResult
@@ -326,7 +327,7 @@ async def test_a_reply_with_a_lone_surrogate_is_stored_and_answered(store: Store
         async def handle(self, row: dict) -> TurnResult:
             return TurnResult(reply="state: \ud800 odd", tier="intent")
 
-    agent = Agent(store, Handler(), {})  # type: ignore[arg-type]
+    agent = Agent(store, Handler(), Notifier(store, {}, max_messages=4, owner_route=("web", "owner")))  # type: ignore[arg-type]
     result = await agent.ask(InboundMessage(channel="web", sender="owner", text="hi"))
     assert result.reply == "state: \ufffd odd"
     assert [r["text"] for r in store.outbox_for_inbox(result.inbox_id or 0)] == ["state: \ufffd odd"]

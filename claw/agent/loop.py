@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from claw.agent.turn import TurnHandler
-from claw.channels.base import Channel
-from claw.channels.outbox import split_text
-from claw.events import InboundMessage, OutboundMessage, TurnResult, clean_text
-from claw.replies.conversation import cap_messages
+from claw.channels.notify import Notifier
+from claw.events import InboundMessage, TurnResult
 from memory.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,12 +18,10 @@ log = logging.getLogger(__name__)
 class Agent:
     """Stores every inbound message before anything else, then runs turns one sender at a time."""
 
-    def __init__(self, store: Store, handler: TurnHandler, channels: dict[str, Channel],
-                 on_outbox: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, handler: TurnHandler, notifier: Notifier) -> None:
         self.store = store
         self.handler = handler
-        self.channels = channels
-        self.on_outbox = on_outbox
+        self.notifier = notifier
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: dict[int, list[asyncio.Future[TurnResult]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -100,22 +95,9 @@ class Agent:
             self._resolve(inbox_id, result)
 
     def _finish(self, row: dict[str, Any], result: TurnResult) -> TurnResult:
-        """Store the reply as at most `max_reply_messages` outbox rows (cut: the last ends "…(truncated)") and
-        finish the row; returns the result with the reply as sent."""
-        channel = self.channels.get(row["channel"])
-        limit = channel.max_length if channel else 1600
-        most = self.handler.settings.max_reply_messages
-        # split only what can be sent (a model may answer megabytes); lone surrogates cannot be stored
-        text, keep = clean_text(result.reply), (most + 1) * limit
-        parts = split_text(text[:keep], limit)
-        sent = cap_messages(parts, limit, most, cut=len(text) > keep)
-        reply = text if sent is parts else " ".join(sent)
-        replies = [OutboundMessage(channel=row["channel"], recipient=row["sender"], text=part,
-                                   inbox_id=row["id"]) for part in sent]
-        self.store.inbox_finish(row["id"], replies, turns=[("user", row["text"]), ("assistant", reply)])
-        if self.on_outbox:
-            self.on_outbox()
-        return replace(result, reply=reply)
+        """Finish the row with its reply, through the notifier (cut to `max_reply_messages`, the last then
+        ending "…(truncated)"); returns the result with the reply as sent."""
+        return replace(result, reply=self.notifier.finish_turn(row, result.reply))
 
     def _resolve(self, inbox_id: int, result: TurnResult) -> None:
         for future in self._waiters.pop(inbox_id, []):
