@@ -109,10 +109,14 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if len(component) > 1:
                 result.append(sorted(component))
 
-    sys.setrecursionlimit(10000)
-    for v in sorted(graph):
-        if v not in index:
-            strongconnect(v)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10 * len(graph) + 100))  # the depth is bounded by the number of modules
+    try:
+        for v in sorted(graph):
+            if v not in index:
+                strongconnect(v)
+    finally:
+        sys.setrecursionlimit(limit)  # this runs inside pytest too (tests/test_architecture.py)
     return result
 
 

@@ -47,6 +47,14 @@ class InboundMessage:
 
 
 @dataclass(frozen=True)
+class Received:
+    """An inbound message as the inbox stored it: the row's id and the message, standing as decided on arrival."""
+
+    inbox_id: int
+    message: InboundMessage
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """A reply or alert waiting in the outbox for its channel."""
 

@@ -1,31 +1,30 @@
-"""Wires one running claw from Settings: store, registry, drivers, soul, intents, LLM, agent, outbox."""
+"""Wires one running claw from Settings: store, registry, drivers, soul, intents, LLM, agent, supervised workers."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
-from collections.abc import Collection, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from claw.agent.loop import Agent
 from claw.agent.settler import Settler
 from claw.agent.turn import TurnHandler
-from claw.channels.access import owner_numbers
 from claw.channels.base import Channel, LocalChannel
-from claw.channels.media import MediaStore, media_store_for
+from claw.channels.media import MediaStore
 from claw.channels.notify import Notifier
 from claw.channels.outbox import OutboxDispatcher
+from claw.channels.registry import build_channels, media_for
+from claw.channels.whatsapp.numbers import owner_numbers
 from claw.config import LLMSettings, Settings
-from claw.errors import ConfigError
+from claw.devices_file import DEVICES_FILE, GIVEN, load_devices_file, merge_devices, same_thing
 from claw.intents.engine import IntentEngine
 from claw.soul.manager import SoulManager
+from claw.supervisor import Backoff, Supervisor
+from devices.drivers import build_drivers
 from devices.drivers.base import Driver
 from devices.drivers.http import HttpDriver
-from devices.drivers.sonos import SonosDriver
 from devices.models import Device
 from devices.registry import Registry
 from memory.store import Store
@@ -35,94 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# claw.cli (and older callers) import the devices-file helpers from here
+__all__ = ["DEVICES_FILE", "GIVEN", "Claw", "load_devices_file", "make_llm", "merge_devices", "owner_route",
+           "same_thing"]
 
-DEVICES_FILE = "devices_file"  # origin of the devices loaded from settings.devices_file
-GIVEN = "given"  # origin of the devices handed to Claw(devices=...): the simulated home of `claw demo`
-
-
-def same_thing(device: Device) -> tuple[str, str, str | None]:
-    """What a device drives: two entries with the same driver, address and adapter are one device."""
-    return device.driver, device.address, device.adapter
-
-
-def load_devices_file(path: Path, drivers: Collection[str] | None = None,
-                      adapters: Collection[str] | None = None) -> list[Device]:
-    """Devices listed in a YAML file (a list of Device fields, or a mapping with a `devices` list);
-    a ConfigError naming the file and the bad entry when malformed, or when two entries share an id or drive
-    the same thing. With `drivers`, a device naming another driver is malformed too; with `adapters`, an
-    http device naming another adapter."""
-    where = f"cannot load devices from {path}"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    items = data.get("devices") if isinstance(data, dict) else data
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise ConfigError(f"{where}: expected a list of devices (or `devices:` with a list), "
-                          f"found {type(items).__name__}")
-    out: list[Device] = []
-    for n, item in enumerate(items, 1):
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: device #{n} is not a mapping of fields: {str(item)[:60]!r}")
-        label = f"device #{n} ({str(item.get('name') or item.get('id') or '?')[:40]})"
-        missing = [k for k in ("id", "name", "driver", "address") if item.get(k) in (None, "")]
-        if missing:
-            raise ConfigError(f"{where}: {label} lacks {', '.join(missing)}")
-        for key in ("capabilities", "aliases"):
-            if key in item and not isinstance(item[key], list):
-                raise ConfigError(f"{where}: {label}: {key} must be a list")
-        if drivers is not None and str(item["driver"]) not in drivers:
-            raise ConfigError(f"{where}: {label} has driver {item['driver']!r}; "
-                              f"known drivers: {', '.join(sorted(drivers))}")
-        adapter = item.get("adapter")
-        if adapters is not None and str(item["driver"]) == "http" and adapter not in (None, "") \
-                and str(adapter) not in adapters:
-            raise ConfigError(f"{where}: {label} has adapter {adapter!r}; "
-                              f"known adapters: {', '.join(sorted(adapters)) or 'none'}")
-        try:
-            device = Device.from_dict(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{where}: {label}: {exc}") from exc
-        for m, other in enumerate(out, 1):
-            if other.id == device.id:
-                raise ConfigError(f"{where}: {label} has the id {device.id!r} of device #{m} ({other.name}); "
-                                  "ids must be unique")
-            if same_thing(other) == same_thing(device):
-                raise ConfigError(f"{where}: {label} drives the same device as device #{m} ({other.name}): "
-                                  f"driver {device.driver} at {device.address}"
-                                  f"{f', adapter {device.adapter}' if device.adapter else ''}; "
-                                  "list it once (add names as aliases)")
-        out.append(device)
-    return out
-
-
-def merge_devices(stored: Iterable[dict[str, Any]], current: dict[str, list[Device]]
-                  ) -> tuple[list[Device], list[str]]:
-    """The devices a claw knows, and the ids of stored devices to forget.
-
-    Each origin in `current` (DEVICES_FILE, GIVEN) is authoritative for its own devices: a stored device of
-    that origin which it no longer lists is dropped, and so is a stored device of any origin that drives the
-    same thing (driver, address, adapter) as a current one under another id. One device per id: a current
-    device replaces the stored one, a later origin an earlier one."""
-    fresh: dict[str, Device] = {}
-    for devices in current.values():
-        for device in devices:
-            fresh.pop(device.id, None)
-            fresh[device.id] = device
-    owners = {same_thing(d): d.id for d in fresh.values()}
-    kept: dict[str, Device] = {}
-    drop: list[str] = []
-    for row in stored:
-        device = Device.from_dict(row)
-        if device.id in fresh:
-            continue
-        if row.get("source") in current or owners.get(same_thing(device), device.id) != device.id:
-            drop.append(device.id)
-        else:
-            kept[device.id] = device
-    return [*kept.values(), *fresh.values()], drop
+STOP_GRACE = 5.0  # seconds the workers get to finish by themselves at stop() before they are cancelled
 
 
 def make_llm(llm: LLMSettings) -> LLMClient | None:
@@ -154,7 +70,7 @@ class Claw:
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
         # one number bounds a device call: the registry's timeout and the HTTP driver's agree
-        drivers = drivers or {"sonos": SonosDriver(), "http": HttpDriver(timeout=settings.device_timeout)}
+        drivers = drivers or build_drivers(settings.device_timeout)
         self._driver_names = frozenset(drivers)
         self._drivers = drivers
         self.registry = Registry(drivers, timeout=settings.device_timeout)
@@ -164,22 +80,21 @@ class Claw:
         self.soul = SoulManager(settings.soul_file, self.store)
         self.llm = make_llm(settings.llm)
         self.channels: dict[str, Channel] = {"console": LocalChannel("console"), "web": LocalChannel("web")}
-        self.media: MediaStore | None = None
-        if settings.twilio.enabled:
-            from claw.channels.whatsapp.send import WhatsAppChannel
-
-            self.media = media_store_for(settings)
-            self.add_channel(WhatsAppChannel(settings.twilio, self.store, self.media))
+        self.media: MediaStore | None = media_for(settings)  # shared: inbound images, outbound snapshots
+        for channel in build_channels(settings, self.store, self.media):  # the channel table: claw.channels.registry
+            self.add_channel(channel)
         self.outbox = OutboxDispatcher(self.store, self.channels)
         self.handler = TurnHandler(store=self.store, registry=self.registry, intents=self.intents,
-                                   soul=self.soul, llm=self.llm, settings=settings, channels=self.channels)
+                                   soul=self.soul, llm=self.llm, settings=settings, channels=self.channels,
+                                   route=lambda channel, sender: self.notifier.route(channel, sender),
+                                   notify=lambda channel, to, text: self.notifier.send(channel, to, text))
         self.notifier = Notifier(self.store, self.channels, max_messages=settings.max_reply_messages,
                                  owner_route=owner_route(settings), wake=self.outbox.wake)
         self.agent = Agent(self.store, self.handler, self.notifier)
-        self.settler = Settler(self.store, self.registry, voice=lambda: self.soul.current().voice,
-                               on_outbox=self.outbox.wake)
+        self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # the long-running workers (outbox, settler, delivery reconciliation): a crashed one is restarted
+        self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -208,9 +123,9 @@ class Claw:
         resumed = self.agent.resume()
         if resumed:
             log.info("resumed %d unfinished turn(s)", resumed)
-        self._tasks.append(asyncio.create_task(self.settler.run(self._stop), name="settler"))
+        self.supervisor.start("settler", lambda: self.settler.run(self._stop))
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
-            self._tasks.append(asyncio.create_task(self._reconcile_deliveries(), name="reconcile"))
+            self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:
             self.start_dispatch()
 
@@ -228,17 +143,12 @@ class Claw:
     def start_dispatch(self) -> None:
         """Start sending the outbox. A server calls this once it listens, so that a provider's delivery
         callbacks for what goes out first can already reach it."""
-        if not any(t.get_name() == "outbox" for t in self._tasks):
-            self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
+        self.supervisor.start("outbox", lambda: self.outbox.run(self._stop))  # no-op when already started
 
     async def stop(self) -> None:
         self._stop.set()
         await self.agent.close()
-        for task in self._tasks:
-            try:
-                await asyncio.wait_for(task, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
+        await self.supervisor.stop(grace=STOP_GRACE, timeout=STOP_GRACE)
         for channel in self.channels.values():
             close = getattr(channel, "close", None)
             if close is None:

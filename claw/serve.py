@@ -90,7 +90,9 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
             await serving
             return
         try:
-            await console_loop(claw)
+            await console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
+                               name=claw.soul.current().voice.name, sender=settings.owner,
+                               max_chars=settings.max_input_chars)
         finally:
             server.stop()
             await serving

@@ -63,7 +63,7 @@ async def claw(start_claw: StartClaw, scripted: ScriptedOpenAI) -> Claw:
 
 
 async def ask(claw: Claw, text: str, sender: str = SENDER) -> TurnResult:
-    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", sender, text)), 20)
+    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", sender, text, standing="owner")), 20)
 
 
 def system_prompt(request: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ SIMS = ("kitchen light", "living room lamp", "bedroom light", "hallway light", "
 
 
 async def say(claw: Claw, text: str, sender: str = "owner", channel: str = "console") -> TurnResult:
-    return await claw.agent.ask(InboundMessage(channel, sender, text))
+    return await claw.agent.ask(InboundMessage(channel, sender, text, standing="owner"))
 
 
 def snapshot(home: SimHome) -> dict[str, Any]:
@@ -320,7 +320,7 @@ async def test_registry_execute_raises_invalid_argument_on_http_400(target: floa
 
 # ---- duplicate external ids: one turn, one action, one reply ----------------------------------------
 async def test_duplicate_external_id_is_one_turn(home: SimHome, claw: Claw) -> None:
-    msg = InboundMessage("web", "web:alice", "turn on the kitchen light", external_id="SM0001")
+    msg = InboundMessage("web", "web:alice", "turn on the kitchen light", external_id="SM0001", standing="owner")
     first_id, first_created = claw.agent.submit(msg)
     second_id, second_created = claw.agent.submit(msg)
     assert first_id == second_id and first_created and not second_created
@@ -341,9 +341,10 @@ async def test_duplicate_external_id_is_one_turn(home: SimHome, claw: Claw) -> N
 
 
 async def test_same_external_id_on_another_channel_is_a_new_message(home: SimHome, claw: Claw) -> None:
-    web = await claw.agent.ask(InboundMessage("web", "web:alice", "turn on the kitchen light", external_id="X1"))
+    web = await claw.agent.ask(InboundMessage("web", "web:alice", "turn on the kitchen light", external_id="X1",
+                                              standing="owner"))
     console = await claw.agent.ask(InboundMessage("console", "owner", "turn off the kitchen light",
-                                                  external_id="X1"))
+                                                  external_id="X1", standing="owner"))
     assert web.inbox_id != console.inbox_id
     assert home.sim("kitchen light").state["on"] is False
     assert len(home.sim("kitchen light").commands) == 2

@@ -51,7 +51,7 @@ async def start_claw(home: SimHome, tmp_path: Path, scripted: ScriptedOpenAI) ->
 
 
 async def ask(claw: Claw, text: str, channel: str = "console") -> TurnResult:
-    return await asyncio.wait_for(claw.agent.ask(InboundMessage(channel, OWNER, text)), 60)
+    return await asyncio.wait_for(claw.agent.ask(InboundMessage(channel, OWNER, text, standing="owner")), 60)
 
 
 def light_toggles(n: int, device: str = "kitchen light") -> list[dict[str, Any]]:

@@ -99,6 +99,16 @@ def test_every_command_has_help(path: tuple[str, ...], cmd: Any) -> None:
             assert (param.help or "").strip(), f"option {param.opts} of `claw {' '.join(path)}` has no help"
 
 
+def test_top_level_help_lists_exactly_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    # rich draws "│ name   help", plain click "  name   help"; a wrapped help line is indented further
+    listed = re.findall(r"^[│|]?\s{1,3}([a-z]+)\s{2,}\S", result.output.split("Commands")[1], re.MULTILINE)
+    assert sorted(listed) == sorted(["init", "run", "demo", "chat", "ask", "token", "devices", "doctor", "soul",
+                                     "pair"])
+    assert sorted(path[0] for path, _ in ALL_COMMANDS if len(path) == 1) == sorted(listed)
+
+
 def test_top_level_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

@@ -41,7 +41,8 @@ async def claw(home: SimHome, tmp_path: Path, scripted: ScriptedOpenAI) -> Async
 
 
 async def ask(claw: Claw, text: str, sender: str = OWNER, channel: str = "console") -> TurnResult:
-    return await asyncio.wait_for(claw.agent.ask(InboundMessage(channel, sender, text)), 20)
+    standing = "owner" if channel in ("console", "web") else "guest"  # as the channel's access check says
+    return await asyncio.wait_for(claw.agent.ask(InboundMessage(channel, sender, text, standing=standing)), 20)
 
 
 def prompt_for(claw: Claw, what: str, reasons: str) -> str:

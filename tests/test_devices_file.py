@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from claw.devices_file import load_devices_file
 from claw.errors import ConfigError
-from claw.runtime import Claw, load_devices_file
+from claw.runtime import Claw
 from devices.adapters.spec import builtin_specs
 from devices.models import Device, Kind
 from memory.store import Store

@@ -15,9 +15,10 @@ import uvicorn
 from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
-from claw.channels.access import issue_code
+from claw.channels.access import APPROVED_NOTICE, issue_code
+from claw.channels.base import Inbound
+from claw.channels.registry import channel_routes
 from claw.channels.whatsapp.doctor import config_checks, probe_webhook, run_checks, webhook_urls
-from claw.channels.whatsapp.webhook import twilio_router
 from claw.cli.doctor import doctor_command
 from claw.cli.pair import pair_app
 from claw.config import Settings, TwilioSettings, WebSettings
@@ -112,7 +113,10 @@ async def serving(app: FastAPI) -> AsyncIterator[int]:
 async def router_app(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, Claw]]:
     claw = Claw(settings_with(tmp_path / "server"))
     app = FastAPI()
-    app.include_router(twilio_router(claw))
+    inbound = Inbound(submit=claw.agent.submit, store=claw.store, notifier=claw.notifier,
+                      note_status=claw.outbox.note_status)
+    [router] = channel_routes(claw.settings, inbound)  # the WhatsApp webhooks, as claw.web.app includes them
+    app.include_router(router)
     yield app, claw
     claw.store.close()
 
@@ -197,8 +201,8 @@ def test_doctor_command_reports_a_broken_config_file(tmp_path: Path, monkeypatch
 
 def test_pair_list_approve_and_deny_from_the_command_line(tmp_path: Path) -> None:
     store = Store(tmp_path / "data" / "claw.db")  # the data dir the autouse fixture points CLAW_DATA_DIR at
-    alex = issue_code(store, "whatsapp:+15557654321", 600)
-    bo = issue_code(store, "whatsapp:+447700900123", 600)
+    alex = issue_code(store, "whatsapp", "whatsapp:+15557654321", 600)
+    bo = issue_code(store, "whatsapp", "whatsapp:+447700900123", 600)
     store.close()
     runner = CliRunner()
     listing = runner.invoke(cli(), ["pair", "list"])
@@ -211,5 +215,9 @@ def test_pair_list_approve_and_deny_from_the_command_line(tmp_path: Path) -> Non
     try:
         assert store.sender_get("whatsapp", "whatsapp:+15557654321")["status"] == "allowed"
         assert store.sender_get("whatsapp", "whatsapp:+447700900123")["status"] == "denied"
+        # the approved number is told (through a Notifier, for the running claw's outbox); the denied one is not
+        told = store.outbox_due(float("inf"))
+        assert [(r["channel"], r["recipient"], r["text"]) for r in told] == [
+            ("whatsapp", "whatsapp:+15557654321", APPROVED_NOTICE)]
     finally:
         store.close()

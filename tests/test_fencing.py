@@ -56,7 +56,7 @@ async def claw(home: SimHome, tmp_path: Path, scripted: ScriptedOpenAI) -> Async
 
 
 async def ask(claw: Claw, text: str) -> TurnResult:
-    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", SENDER, text)), 20)
+    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", SENDER, text, standing="owner")), 20)
 
 
 def wire(request: dict[str, Any]) -> str:

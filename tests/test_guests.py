@@ -55,7 +55,7 @@ async def claw(home: SimHome, tmp_path: Path, scripted: ScriptedOpenAI) -> Async
 
 
 async def owner(claw: Claw, text: str) -> TurnResult:
-    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", "owner", text)), 20)
+    return await asyncio.wait_for(claw.agent.ask(InboundMessage("console", "owner", text, standing="owner")), 20)
 
 
 async def guest(claw: Claw, text: str) -> TurnResult:

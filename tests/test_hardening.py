@@ -86,7 +86,8 @@ async def test_inbound_message_is_cleaned_once_for_every_channel(claw: Claw) -> 
     msg = InboundMessage("console", "owner\udcff", "lamp \ud800 on", external_id="x\udc80")
     assert (msg.sender, msg.text, msg.external_id) == ("owner\ufffd", "lamp \ufffd on", "x\ufffd")
     assert InboundMessage("web", "o", "\ud83d\ude00").text == "\U0001f600"  # a split pair is joined, not lost
-    result = await asyncio.wait_for(claw.agent.ask(InboundMessage("console", "owner", "hi \ud800")), 10)
+    hi = InboundMessage("console", "owner", "hi \ud800", standing="owner")
+    result = await asyncio.wait_for(claw.agent.ask(hi), 10)
     assert result.tier != "error" and result.reply.strip()
     assert claw.store.inbox_get(result.inbox_id)["text"] == "hi \ufffd"  # type: ignore[index]
 
@@ -108,7 +109,9 @@ async def test_console_takes_bad_bytes_and_refuses_an_over_long_line(
     lines = b"hi \xff there\n" + b"x" * 100_000 + b"\nquit\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines), encoding="utf-8"))
     started = time.perf_counter()
-    await asyncio.wait_for(console_loop(claw), 10)
+    await asyncio.wait_for(console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
+                                        name=claw.soul.current().voice.name, sender=claw.settings.owner,
+                                        max_chars=claw.settings.max_input_chars), 10)
     took = time.perf_counter() - started
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 3, out  # ready, the reply to "hi", the refusal
@@ -168,7 +171,8 @@ async def test_deeply_nested_tool_arguments_get_an_error_and_the_turn_completes(
         depth: int, llm_claw: Claw, scripted: ScriptedOpenAI, home: SimHome) -> None:
     scripted.push(calls(call("control_device", deep_json(depth), id="call_deep")),
                   reply("Sorry, I could not do that."))
-    result = await asyncio.wait_for(llm_claw.agent.ask(InboundMessage("console", "owner", "make it cosy")), 20)
+    result = await asyncio.wait_for(llm_claw.agent.ask(InboundMessage("console", "owner", "make it cosy",
+                                                                                 standing="owner")), 20)
     assert (result.tier, result.reply) == ("llm", "Sorry, I could not do that.")
     second = scripted.requests[1]["messages"]
     assert second[-2]["tool_calls"][0]["function"]["arguments"] == "{}"

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
+import tomllib
+from importlib import resources
+from pathlib import Path
+
 import pytest
 
+import claw.intents.engine as engine_module
+from claw.errors import ConfigError
 from claw.events import Voice
-from claw.intents.engine import IntentEngine
-from claw.intents.plan import MemoryOp, Plan, Query, Step, plan
+from claw.intents.engine import IntentEngine, own_sentences
+from claw.intents.plan import HANDLERS, MemoryOp, Plan, Query, Step, plan
 from claw.intents.relative import resolve_relative
 from claw.intents.vocab import clean_search, kelvin_to_rgb
 from claw.replies.conversation import (
@@ -360,3 +367,38 @@ def test_relative_brightness_edges() -> None:
     assert resolve_relative(off_only, states).problem == "That light is off already."
     unreadable = resolve_relative(up, {"b": {"available": False}})
     assert unreadable.problem and not unreadable.steps
+
+
+# ---- the claw's sentences are data -------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_own_sentences_are_hassil_data_with_a_handler_for_every_intent(engine: IntentEngine) -> None:
+    data = own_sentences("en")
+    assert data is not None and data["language"] == "en"
+    claw_intents = {name for name in data["intents"] if name.startswith("Claw")}
+    assert {"ClawRemember", "ClawRecall", "ClawForget", "ClawLightStep", "ClawThanks"} <= claw_intents
+    assert set(data["intents"]) <= set(HANDLERS)
+    assert {"fact", "topic", "brightness", "color"} <= set(data["lists"])
+    for name in data["intents"]:  # merged into the engine's hassil Intents
+        assert name in engine.intents.intents
+    assert own_sentences("xx") is None
+
+
+def test_the_sentences_ship_in_the_package() -> None:
+    """pyproject's package-data for claw names every file under claw/intents/sentences (non-editable installs)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["claw"]
+    files = [p.relative_to(ROOT / "claw").as_posix() for p in (ROOT / "claw/intents/sentences").iterdir()]
+    assert "intents/sentences/en.yaml" in files
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+    assert (resources.files("claw.intents") / "sentences" / "en.yaml").is_file()
+
+
+def test_an_intent_without_a_handler_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sentences").mkdir()
+    (tmp_path / "sentences" / "en.yaml").write_text(
+        "language: en\nintents:\n  ClawDance:\n    data:\n      - sentences: [dance]\n", encoding="utf-8")
+    monkeypatch.setattr(engine_module.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ConfigError, match="ClawDance"):
+        own_sentences("en")

@@ -36,7 +36,7 @@ def device_id(home: SimHome, name: str) -> str:
 def crashed_turn(db_path: Path, text: str, steps: list[tuple[str, str]], sender: str = OWNER) -> int:
     """Leave the database as a SIGKILL mid-command would: the turn 'working', its steps claimed 'started'."""
     with Store(db_path) as store:
-        inbox_id, _ = store.inbox_add(InboundMessage("console", sender, text))
+        inbox_id, _ = store.inbox_add(InboundMessage("console", sender, text, standing="owner"))
         store.inbox_mark_working(inbox_id)
         for seq, (dev, command) in enumerate(steps, 1):
             assert store.audit_begin(f"{inbox_id}:{seq}:{dev}:{command}", dev, command, {}, inbox_id, sender) is None
@@ -66,7 +66,7 @@ def audit(claw: Claw, inbox_id: int) -> list[tuple[str, str]]:
 
 
 async def say(claw: Claw, text: str) -> TurnResult:
-    return await claw.agent.ask(InboundMessage("console", OWNER, text))
+    return await claw.agent.ask(InboundMessage("console", OWNER, text, standing="owner"))
 
 
 async def eventually(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from claw.channels.access import (
+    APPROVED_NOTICE,
     handle_pairing_command,
-    is_owner,
     issue_code,
-    mask,
+    message_standing,
     new_code,
-    normalize_number,
     pairing_command,
     pending_list,
+    shown,
     standing,
+)
+from claw.channels.notify import Notifier
+from claw.channels.ratelimit import TokenBucket
+from claw.channels.whatsapp.numbers import (
+    is_owner,
+    mask,
+    normalize_number,
+    owner_addresses,
     whatsapp_address,
 )
-from claw.channels.ratelimit import TokenBucket
 from memory.store import Store
 
+WA = "whatsapp"
 ALEX = "whatsapp:+15557654321"
 BO = "whatsapp:+447700900123"
+
+
+@pytest.fixture
+def notifier(store: Store) -> Notifier:
+    return Notifier(store, {}, max_messages=4, owner_route=("web", "owner"))
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -94,50 +109,78 @@ def test_pairing_command(text: str, expected: tuple[str, str] | None) -> None:
 
 
 def test_one_code_per_number_per_window_and_a_new_one_after_expiry(store: Store) -> None:
-    code = issue_code(store, ALEX, 600, now=1000.0)
+    code = issue_code(store, WA, ALEX, 600, now=1000.0)
     assert code is not None and store.sender_get("whatsapp", ALEX)["code"] == code
-    assert issue_code(store, ALEX, 600, now=1500.0) is None  # still valid
-    assert standing(store, ALEX, ["+15551230001"]) == "pending"
-    again = issue_code(store, ALEX, 600, now=1601.0)
+    assert issue_code(store, WA, ALEX, 600, now=1500.0) is None  # still valid
+    assert standing(store, WA, ALEX, owner_addresses(["+15551230001"])) == "pending"
+    again = issue_code(store, WA, ALEX, 600, now=1601.0)
     assert again is not None and store.sender_by_code(again, 1601.0)["address"] == ALEX
     store.sender_set("whatsapp", BO, "denied")
-    assert issue_code(store, BO, 600, now=1000.0) is None
+    assert issue_code(store, WA, BO, 600, now=1000.0) is None
     store.sender_set("whatsapp", BO, "allowed")
-    assert issue_code(store, BO, 600, now=1000.0) is None
-    assert standing(store, BO, []) == "allowed"
-    assert standing(store, "whatsapp:+15551230001", ["+15551230001"]) == "owner"
-    assert standing(store, "whatsapp:+15550000000", ["+15551230001"]) == "unknown"
+    assert issue_code(store, WA, BO, 600, now=1000.0) is None
+    assert standing(store, WA, BO, frozenset()) == "allowed"
+    assert standing(store, WA, "whatsapp:+15551230001", owner_addresses(["+15551230001"])) == "owner"
+    assert standing(store, WA, "whatsapp:+15550000000", owner_addresses(["+15551230001"])) == "unknown"
 
 
-def test_owner_approves_by_chat_and_the_number_is_told(store: Store) -> None:
-    code = issue_code(store, ALEX, 600)
+
+def test_owner_addresses_are_the_canonical_whatsapp_owners() -> None:
+    owners = owner_addresses(["+1 555 123 0001", "not a number", "0044 7700 900123"])
+    assert owners == {"whatsapp:+15551230001", "whatsapp:+447700900123"}
+    for address in ("whatsapp:+15551230001", "whatsapp:+15551230002", "whatsapp:+447700900123"):  # as is_owner
+        assert (address in owners) == is_owner(address, ["+1 555 123 0001", "not a number", "0044 7700 900123"])
+
+
+def test_access_is_the_same_check_on_any_channel(store: Store, notifier: Notifier) -> None:
+    """The allowlist and pairing are not WhatsApp's: another channel keeps its own owners and sender rows."""
+    other, sam = "telegram", "telegram:4242"
+    assert standing(store, other, sam, {"telegram:1"}) == "unknown"
+    assert standing(store, other, "telegram:1", {"telegram:1"}) == "owner"
+    code = issue_code(store, other, sam, 600)
+    assert code is not None and standing(store, other, sam, set()) == "pending"
+    assert standing(store, WA, sam, set()) == "unknown"  # a sender row belongs to its channel
+    assert pending_list(store, channel=WA) == [] and [r["address"] for r in pending_list(store)] == [sam]
+    assert handle_pairing_command(store, True, f"approve {code}", notify=notifier.send) == (
+        "Approved 4242: they can talk to me now.")
+    assert standing(store, other, sam, set()) == "allowed"
+    [told] = store.outbox_due(float("inf"))
+    assert (told["channel"], told["recipient"], told["text"]) == (other, sam, APPROVED_NOTICE)
+    assert [message_standing(a) for a in ("owner", "allowed", "pending", "denied", "unknown")] == [
+        "owner", "guest", "guest", "guest", "guest"]
+    assert (shown(ALEX), shown("console"), shown("sip:+1:x")) == ("+15557654321", "console", "+1:x")
+
+def test_owner_approves_by_chat_and_the_number_is_told(store: Store, notifier: Notifier) -> None:
+    pair = partial(handle_pairing_command, store, notify=notifier.send)
+    code = issue_code(store, WA, ALEX, 600)
     assert code is not None
-    listing = handle_pairing_command(store, True, "who is waiting?")
+    listing = pair(True, "who is waiting?")
     assert "+15557654321" in listing and code in listing
-    assert handle_pairing_command(store, False, "who is waiting?") is None  # not a command for non-owners
-    assert handle_pairing_command(store, False, f"approve {code}") == "Only the owner can approve or deny new numbers."
+    assert pair(False, "who is waiting?") is None  # not a command for non-owners
+    assert pair(False, f"approve {code}") == "Only the owner can approve or deny new numbers."
     assert store.sender_get("whatsapp", ALEX)["status"] == "pending"
-    reply = handle_pairing_command(store, True, f"approve {code}")
+    reply = pair(True, f"approve {code}")
     assert reply is not None and reply.startswith("Approved +15557654321")
     row = store.sender_get("whatsapp", ALEX)
     assert (row["status"], row["code"]) == ("allowed", None)
     [told] = store.outbox_due(float("inf"))
-    assert (told["recipient"], told["channel"]) == (ALEX, "whatsapp") and "approved" in told["text"]
-    assert "No one is waiting with code" in handle_pairing_command(store, True, f"approve {code}")  # used up
-    assert handle_pairing_command(store, True, "who is waiting?") == "No one is waiting for approval."
+    assert (told["recipient"], told["channel"], told["text"]) == (ALEX, "whatsapp", APPROVED_NOTICE)
+    assert "No one is waiting with code" in pair(True, f"approve {code}")  # used up
+    assert pair(True, "who is waiting?") == "No one is waiting for approval."
 
 
-def test_owner_denies_and_expired_codes_do_nothing(store: Store) -> None:
-    code = issue_code(store, BO, 600)
-    reply = handle_pairing_command(store, True, f"deny {code}")
+def test_owner_denies_and_expired_codes_do_nothing(store: Store, notifier: Notifier) -> None:
+    pair = partial(handle_pairing_command, store, notify=notifier.send)
+    code = issue_code(store, WA, BO, 600)
+    reply = pair(True, f"deny {code}")
     assert reply is not None and reply.startswith("Denied +447700900123")
     assert store.sender_get("whatsapp", BO)["status"] == "denied"
     assert store.outbox_due(float("inf")) == []  # a denied number is not told anything
-    old = issue_code(store, ALEX, 600, now=1000.0)
+    old = issue_code(store, WA, ALEX, 600, now=1000.0)
     assert pending_list(store, now=1100.0)[0]["address"] == ALEX
-    assert "No one is waiting" in handle_pairing_command(store, True, f"approve {old}", now=1601.0)
+    assert "No one is waiting" in pair(True, f"approve {old}", now=1601.0)
     assert store.sender_get("whatsapp", ALEX)["status"] == "pending"
-    assert handle_pairing_command(store, True, "turn on the kitchen light") is None
+    assert pair(True, "turn on the kitchen light") is None
 
 
 # the token bucket --------------------------------------------------------------------------------

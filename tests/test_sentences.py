@@ -15,7 +15,7 @@ import pytest
 from claw.agent.policy import is_no, is_yes
 from claw.events import InboundMessage, TurnResult
 from claw.intents.engine import IntentEngine
-from claw.intents.plan import kelvin_to_rgb
+from claw.intents.vocab import kelvin_to_rgb
 from claw.runtime import Claw
 from devices.sim.home import SimHome
 from devices.sim.sonos import SonosSimPlayer
@@ -37,7 +37,7 @@ def home(shared_home: SimHome) -> SimHome:
 
 
 async def say(claw: Claw, text: str, sender: str = "owner") -> TurnResult:
-    return await claw.agent.ask(InboundMessage("console", sender, text))
+    return await claw.agent.ask(InboundMessage("console", sender, text, standing="owner"))
 
 
 def touched(home: SimHome) -> set[str]:
@@ -378,7 +378,7 @@ async def test_expired_confirmation_does_nothing(home: SimHome, tmp_path: Path) 
 
 async def test_expired_confirmation_with_patched_clock(home: SimHome, claw: Claw,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import claw.agent.turn as turn_module
+    import claw.agent.confirm as turn_module
 
     asked = await say(claw, "open the garage door")
     assert asked.tier == "confirm"

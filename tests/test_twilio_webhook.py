@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
-from claw.channels.access import handle_pairing_command
+from claw.channels.access import APPROVED_NOTICE, handle_pairing_command
 from claw.channels.base import LocalChannel
+from claw.channels.whatsapp.inlet import WhatsAppInlet, whatsapp_inlet
 from claw.channels.whatsapp.webhook import TWIML_EMPTY, TwilioWebhooks, twilio_router
 from claw.config import TwilioSettings
 from claw.events import OutboundMessage
@@ -47,6 +48,12 @@ class Clock:
         return self.now
 
 
+def inlet_of(claw: Claw) -> WhatsAppInlet:
+    """The webhook's dependencies, taken from a claw as claw.web.app does (through the channel table)."""
+    return whatsapp_inlet(claw.settings.twilio, submit=claw.agent.submit, store=claw.store, notifier=claw.notifier,
+                          note_status=claw.outbox.note_status)
+
+
 @asynccontextmanager
 async def webhook_claw(home: SimHome, tmp_path: Path, *, shared_keys: list[str] | None = None,
                        clock: Clock | None = None, **tw: Any) -> AsyncIterator[tuple[Claw, httpx.AsyncClient]]:
@@ -55,8 +62,9 @@ async def webhook_claw(home: SimHome, tmp_path: Path, *, shared_keys: list[str] 
     claw.add_channel(LocalChannel("whatsapp", max_length=1600))  # never the real REST client in these tests
     await claw.start()
     app = FastAPI()
-    hooks = TwilioWebhooks(claw, shared_keys, clock=clock or Clock())
-    app.include_router(twilio_router(claw, hooks=hooks))
+    inlet = inlet_of(claw)
+    hooks = TwilioWebhooks(inlet, shared_keys, clock=clock or Clock())
+    app.include_router(twilio_router(inlet, hooks=hooks))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
                                      timeout=10) as client:
@@ -329,14 +337,31 @@ async def test_pairing_code_then_owner_approval_lets_the_next_message_through(
         [code_msg] = outbox(claw, STRANGER_WA)  # one code per pairing window, not one per message
         code = next(word.strip(".") for word in code_msg["text"].split() if word.strip(".").isdigit())
         assert len(code) == 6 and home.physical_commands() == 0
-        assert handle_pairing_command(claw.store, False, f"approve {code}") == (
+        assert handle_pairing_command(claw.store, False, f"approve {code}", notify=claw.notifier.send) == (
             "Only the owner can approve or deny new numbers.")
         assert claw.store.sender_get("whatsapp", STRANGER_WA)["status"] == "pending"
-        assert "+15557654321" in handle_pairing_command(claw.store, True, f"approve {code}")
+        assert "+15557654321" in handle_pairing_command(claw.store, True, f"approve {code}",
+                                                        notify=claw.notifier.send)
         assert_twiml(await post(client, message("turn on the kitchen light", sender=STRANGER_WA)))
         await claw.agent.idle()
         assert inbox(claw)[-1]["status"] == "done"
         assert home.sim("kitchen light").state["on"] is True
+
+
+async def test_owner_approves_over_whatsapp_and_the_number_is_told_through_the_notifier(
+        home: SimHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with webhook_claw(home, tmp_path, pairing=True) as (claw, client):
+        assert_twiml(await post(client, message("hi, it's Alex", sender=STRANGER_WA)))
+        code = claw.store.sender_get("whatsapp", STRANGER_WA)["code"]
+        sent: list[tuple[Any, ...]] = []
+        send = claw.notifier.send
+        monkeypatch.setattr(claw.notifier, "send", lambda *a, **kw: sent.append(a) or send(*a, **kw))
+        assert_twiml(await post(client, message(f"approve {code}")))  # the owner, in a turn
+        await claw.agent.idle()
+        assert claw.store.sender_get("whatsapp", STRANGER_WA)["status"] == "allowed"
+        assert sent == [("whatsapp", STRANGER_WA, APPROVED_NOTICE)]
+        assert [r["text"] for r in outbox(claw, STRANGER_WA)][-1] == APPROVED_NOTICE
+        assert outbox(claw, OWNER_WA)[-1]["text"].startswith("Approved +15557654321")
 
 
 async def test_denied_number_gets_no_new_code(home: SimHome, tmp_path: Path) -> None:

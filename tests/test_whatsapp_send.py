@@ -366,17 +366,17 @@ def test_media_url_policy_in_production(store: Store) -> None:
                               public_url=PUBLIC)
     channel = WhatsAppChannel(settings, store, client=object())  # type: ignore[arg-type]  # never used
     good = f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages/MM1/Media/ME1"
-    assert channel.credentialed_url(good)
-    assert channel.credentialed_url(good.replace("api.twilio.com", "api.dublin.ie1.twilio.com"))
+    assert channel.fetcher.credentialed_url(good)
+    assert channel.fetcher.credentialed_url(good.replace("api.twilio.com", "api.dublin.ie1.twilio.com"))
     for bad in (good.replace("https", "http"), good.replace(sid, "AC" + "2" * 32),
                 good.replace("api.twilio.com", "api.twilio.com.evil.net"), good.replace("api.", "u:p@api."),
                 good.replace("api.twilio.com", "api.twilio.com:8443"), "https://mms.twiliocdn.com/x"):
-        assert not channel.credentialed_url(bad), bad
-    assert channel.redirect_allowed("https://mms.twiliocdn.com/AC1/abc?Expires=1")
-    assert channel.redirect_allowed("https://s3-external-1.amazonaws.com/media.twiliocdn.com/AC1/x")
-    assert not channel.redirect_allowed("https://s3-external-1.amazonaws.com/other-bucket/x")
-    assert not channel.redirect_allowed("http://mms.twiliocdn.com/x")
-    assert not channel.redirect_allowed("https://twiliocdn.com.evil.net/x")
+        assert not channel.fetcher.credentialed_url(bad), bad
+    assert channel.fetcher.redirect_allowed("https://mms.twiliocdn.com/AC1/abc?Expires=1")
+    assert channel.fetcher.redirect_allowed("https://s3-external-1.amazonaws.com/media.twiliocdn.com/AC1/x")
+    assert not channel.fetcher.redirect_allowed("https://s3-external-1.amazonaws.com/other-bucket/x")
+    assert not channel.fetcher.redirect_allowed("http://mms.twiliocdn.com/x")
+    assert not channel.fetcher.redirect_allowed("https://twiliocdn.com.evil.net/x")
     channel.close()
 
 

@@ -49,11 +49,13 @@ class TurnContext:
     pending: list[Held] = field(default_factory=list)  # steps held this turn for ONE confirmation at its end
     counted: int = 0  # device commands sent or held this turn (at most safety.max_actions_per_turn)
     standing: Standing = "owner"  # what this sender may do: see claw.permissions
+    confirm_as: str = ""  # who answers this turn's confirmation: the sender, or the owner's route (system channel)
 
     def __post_init__(self) -> None:
         # `is_owner` and `standing` always agree; either one saying "not the owner" wins.
         if not self.is_owner or self.standing != "owner":
             self.standing, self.is_owner = "guest", False
+        self.confirm_as = self.confirm_as or self.sender
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class Actuator:
         reasons = "; ".join(dict.fromkeys(h.reason for h in ctx.pending if h.reason))
         ttl = self.safety.confirm_seconds
         steps = [list(h.step) for h in ctx.pending]
-        self.store.confirmation_add(ctx.sender, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
+        self.store.confirmation_add(ctx.confirm_as, what, {"kind": "steps", "steps": steps}, time.time() + ttl)
         ctx.confirmation = replies_flow.confirm_prompt(what, reasons, ttl, voice)
         return ctx.confirmation
 

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from claw.channels.access import mask
+from claw.channels.whatsapp.numbers import mask
 from claw.permissions import Standing, may
 from claw.soul.manager import SoulSnapshot, system_prompt_section
 from claw.untrusted import defang, scrub, untrusted

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from claw.agent.turn import TurnHandler
 from claw.channels.notify import Notifier
-from claw.events import InboundMessage, TurnResult
+from claw.channels.whatsapp.numbers import is_owner
+from claw.events import InboundMessage, Received, Standing, TurnResult
 from memory.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def legacy_standing(channel: str, sender: str, owners: Iterable[str]) -> Standing:
+    """For inbox rows stored before standing was (NULL column): console and web chat are the owner
+    (token-protected); on WhatsApp, the configured owner numbers; anyone else a guest."""
+    return "owner" if channel in ("console", "web") or is_owner(sender, owners) else "guest"
+
+
+def received(row: dict[str, Any], owners: Iterable[str]) -> Received:
+    """The typed message of a stored inbox row: the one place a row becomes what a turn reads."""
+    standing = row.get("standing") or legacy_standing(row["channel"], row["sender"], owners)
+    msg = InboundMessage(channel=row["channel"], sender=row["sender"], text=row["text"] or "",
+                         external_id=row.get("external_id"), media=tuple(row.get("media") or ()),
+                         media_types=tuple(row.get("media_types") or ()), standing=standing)
+    return Received(inbox_id=row["id"], message=msg)
 
 
 class Agent:
@@ -82,7 +99,7 @@ class Agent:
                 return
             self.store.inbox_mark_working(inbox_id)
             try:
-                result = await self.handler.handle(row)
+                result = await self.handler.handle(received(row, self.handler.settings.twilio.owners))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claw.agent.recovery import SETTLE_DELAYS, Settle, effect_phrase, next_check_delay, settle_verdict
-from claw.events import OutboundMessage, Voice
+from claw.channels.notify import Notifier
+from claw.events import Voice
 from claw.replies import conversation as replies_flow
 from devices.effects import shows_effect
 from devices.errors import DeviceError
@@ -28,13 +29,13 @@ class Settler:
     unknown, when the device never answers or its state cannot show it) with one proactive follow-up to
     the turn's channel and sender, enqueued in the same transaction."""
 
-    def __init__(self, store: Store, registry: Registry, *, voice: Callable[[], Voice] = Voice,
-                 on_outbox: Callable[[], None] | None = None, delays: Sequence[float] = SETTLE_DELAYS,
+    def __init__(self, store: Store, registry: Registry, notifier: Notifier, *, voice: Callable[[], Voice] = Voice,
+                 delays: Sequence[float] = SETTLE_DELAYS,
                  poll_seconds: float = 0.5, batch: int = 20) -> None:
         self.store = store
         self.registry = registry
         self.voice = voice
-        self.on_outbox = on_outbox
+        self.notifier = notifier
         self.delays = tuple(delays)
         self.poll_seconds = poll_seconds
         self.batch = batch
@@ -85,11 +86,12 @@ class Settler:
             return False
         text = replies_flow.settled_reply(verdict.value, name, effect_phrase(command, args), self.voice())
         notify = None
-        if row.get("channel") and row.get("sender"):
-            notify = OutboundMessage(channel=row["channel"], recipient=row["sender"], text=text, proactive=True)
+        if row.get("channel") and row.get("sender"):  # routed like any message (system → the owner), one part
+            _, parts = self.notifier.prepare(row["channel"], row["sender"], text, proactive=True)
+            notify = parts[0] if parts else None
         error = None if verdict is Settle.DONE else f"settled after {checks + 1} check(s): {verdict.value}"
         done = self.store.audit_settle(key, _STATUS.get(verdict, "unknown"), error, notify)
         log.info("settled %s (%s on %s): %s", key, command, row["device_id"], verdict.value)
-        if done and notify is not None and self.on_outbox:
-            self.on_outbox()
+        if done and notify is not None:
+            self.notifier.wake()
         return done

@@ -1,1 +1,1 @@
-"""Channels: how messages reach the claw and how replies leave it (console, web, later WhatsApp)."""
+"""Channels: how messages reach the claw (one submit each) and how replies leave it; the table is `registry`."""

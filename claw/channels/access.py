@@ -1,25 +1,21 @@
-"""Who may talk to the claw on WhatsApp: E.164 numbers, owners, pairing codes and the owner's pairing commands."""
+"""Who may talk to the claw on any channel: owners, approved senders, pairing codes and the owner's pairing commands."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Collection
+from typing import Any, Literal, Protocol
 
-from claw.events import OutboundMessage
+from claw.events import Standing
 
-if TYPE_CHECKING:
-    from memory.store import Store
+Access = Literal["owner", "allowed", "pending", "denied", "unknown"]
+Notify = Callable[[str, str, str], object]
+"""(channel, recipient, text) -> stores a notice for the outbox: `Notifier.send`, the only way one is written."""
 
-CHANNEL = "whatsapp"
-PREFIX = "whatsapp:"
+APPROVED_NOTICE = "The owner approved this number: you can talk to me now."
 
-Standing = Literal["owner", "allowed", "pending", "denied", "unknown"]
-
-_SEPARATORS = re.compile(r"[\s\-().\u00a0\u2010-\u2015]")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 _CODE = re.compile(r"\d{6}")
 
 # "approve 123456", "Approve code 123456.", "deny 123456", "reject code 123456!"
@@ -33,45 +29,38 @@ _LIST = re.compile(
     re.IGNORECASE)
 
 
-# numbers -------------------------------------------------------------------------------------------
-def normalize_number(address: str | None) -> str | None:
-    """The E.164 form of a phone number or WhatsApp address ("whatsapp:+1 (555) 123-4567" -> "+15551234567").
+class SenderBook(Protocol):
+    """The store's sender table (one row per channel and address), as the access check uses it."""
 
-    None when it is not a full international number (it must start with + or 00)."""
-    if not address:
-        return None
-    text = address.strip()
-    if text[:len(PREFIX)].lower() == PREFIX:
-        text = text[len(PREFIX):]
-    text = _SEPARATORS.sub("", text)
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    return text if _E164.fullmatch(text) else None
+    def sender_get(self, channel: str, address: str) -> dict[str, Any] | None: ...
+
+    def sender_set(self, channel: str, address: str, status: str, *, code: str | None = None,
+                   code_expires_at: float | None = None, label: str | None = None) -> None: ...
+
+    def sender_by_code(self, code: str, now: float) -> dict[str, Any] | None: ...
+
+    def senders_list(self, channel: str | None = None, status: str | None = None) -> list[dict[str, Any]]: ...
 
 
-def whatsapp_address(address: str | None) -> str | None:
-    """The canonical WhatsApp address "whatsapp:+E164" of a `whatsapp:` sender, None for anything else
-    (an SMS number, a group or channel id, garbage)."""
-    if not address or address.strip()[:len(PREFIX)].lower() != PREFIX:
-        return None
-    number = normalize_number(address)
-    return PREFIX + number if number else None
+# the access check ----------------------------------------------------------------------------------
+def standing(book: SenderBook, channel: str, address: str, owners: Collection[str]) -> Access:
+    """What a canonical address may do on `channel`: owner (in the channel's owner list), else what the sender
+    table says (allowed: paired; pending; denied) or unknown."""
+    if address in owners:
+        return "owner"
+    row = book.sender_get(channel, address)
+    return row["status"] if row else "unknown"
 
 
-def owner_numbers(owners: Iterable[str]) -> frozenset[str]:
-    """The valid owners, normalized (invalid entries are ignored here; `claw doctor` reports them)."""
-    return frozenset(n for n in (normalize_number(o) for o in owners) if n)
+def message_standing(access: Access) -> Standing:
+    """The standing a message carries to the agent: the owner, or a guest (an approved sender)."""
+    return "owner" if access == "owner" else "guest"
 
 
-def is_owner(address: str | None, owners: Iterable[str]) -> bool:
-    number = normalize_number(address)
-    return number is not None and number in owner_numbers(owners)
-
-
-def mask(address: str | None) -> str:
-    """A phone number for logs: "+1555***4567"."""
-    number = normalize_number(address) or (address or "")
-    return number if len(number) < 9 else f"{number[:5]}***{number[-4:]}"
+def shown(address: str) -> str:
+    """An address as the owner reads it: without its channel prefix ("whatsapp:+15551234567" -> "+15551234567")."""
+    prefix, colon, rest = address.partition(":")
+    return rest if colon and prefix.isalpha() and rest else address
 
 
 # pairing codes -------------------------------------------------------------------------------------
@@ -80,29 +69,21 @@ def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def standing(store: Store, address: str, owners: Iterable[str]) -> Standing:
-    """What a canonical WhatsApp address may do: owner, allowed (paired), pending, denied or unknown."""
-    if is_owner(address, owners):
-        return "owner"
-    row = store.sender_get(CHANNEL, address)
-    return row["status"] if row else "unknown"
-
-
-def issue_code(store: Store, address: str, seconds: float, now: float | None = None) -> str | None:
+def issue_code(book: SenderBook, channel: str, address: str, seconds: float, now: float | None = None) -> str | None:
     """Give this unknown address a pairing code, unless it already holds an unexpired one (one code per
-    number per pairing window) or the owner denied it; returns the new code or None."""
+    address per pairing window) or the owner decided on it; returns the new code or None."""
     now = time.time() if now is None else now
-    row = store.sender_get(CHANNEL, address)
+    row = book.sender_get(channel, address)
     if row is not None:
         if row["status"] in ("allowed", "denied"):
             return None
         if row["status"] == "pending" and (row.get("code_expires_at") or 0) > now:
             return None
-    for _ in range(8):  # a code held by another pending number would make approval ambiguous
+    for _ in range(8):  # a code held by another pending sender (on any channel) would make approval ambiguous
         code = new_code()
-        if store.sender_by_code(code, now) is None:
+        if book.sender_by_code(code, now) is None:
             break
-    store.sender_set(CHANNEL, address, "pending", code=code, code_expires_at=now + seconds)
+    book.sender_set(channel, address, "pending", code=code, code_expires_at=now + seconds)
     return code
 
 
@@ -111,25 +92,26 @@ def code_reply(code: str, seconds: float) -> str:
             f"give them this code: {code}. It expires in {_duration(seconds)}.")
 
 
-def pending_list(store: Store, now: float | None = None) -> list[dict[str, Any]]:
-    """Numbers waiting for approval with an unexpired code, soonest to expire first."""
+def pending_list(book: SenderBook, now: float | None = None, channel: str | None = None) -> list[dict[str, Any]]:
+    """Senders (on `channel`, or any) waiting for approval with an unexpired code, soonest to expire first."""
     now = time.time() if now is None else now
-    rows = [r for r in store.senders_list(CHANNEL, "pending") if (r.get("code_expires_at") or 0) > now]
+    rows = [r for r in book.senders_list(channel, "pending") if (r.get("code_expires_at") or 0) > now]
     return sorted(rows, key=lambda r: r["code_expires_at"])
 
 
-def decide(store: Store, code: str, approve: bool, now: float | None = None) -> dict[str, Any] | None:
-    """Approve or deny the number holding this unexpired code; returns its sender row, or None."""
+def decide(book: SenderBook, code: str, approve: bool, now: float | None = None, *,
+           notify: Notify) -> dict[str, Any] | None:
+    """Approve or deny the sender holding this unexpired code; returns its sender row, or None. An approved
+    sender is told so through `notify` (they wrote within the pairing window, so their channel lets it through)."""
     now = time.time() if now is None else now
     if not _CODE.fullmatch(code.strip()):
         return None
-    row = store.sender_by_code(code.strip(), now)
+    row = book.sender_by_code(code.strip(), now)
     if row is None:
         return None
-    store.sender_set(row["channel"], row["address"], "allowed" if approve else "denied")
-    if approve:  # they wrote within the pairing window, so WhatsApp lets this reply through
-        store.outbox_add(OutboundMessage(channel=row["channel"], recipient=row["address"],
-                                         text="The owner approved this number: you can talk to me now."))
+    book.sender_set(row["channel"], row["address"], "allowed" if approve else "denied")
+    if approve:
+        notify(row["channel"], row["address"], APPROVED_NOTICE)
     return row
 
 
@@ -146,10 +128,12 @@ def pairing_command(text: str) -> tuple[str, str] | None:
     return None
 
 
-def handle_pairing_command(store: Store, sender_is_owner: bool, text: str, now: float | None = None) -> str | None:
+def handle_pairing_command(book: SenderBook, sender_is_owner: bool, text: str, now: float | None = None, *,
+                           notify: Notify) -> str | None:
     """The reply to a pairing command, or None when the text is not one (the turn goes on as usual).
 
-    Only owners may approve or deny; anyone else asking to is told so and nothing changes."""
+    Only owners may approve or deny; anyone else asking to is told so and nothing changes. An approved
+    sender is told through `notify`."""
     command = pairing_command(text)
     if command is None:
         return None
@@ -158,11 +142,11 @@ def handle_pairing_command(store: Store, sender_is_owner: bool, text: str, now: 
         return None if verb == "list" else "Only the owner can approve or deny new numbers."
     now = time.time() if now is None else now
     if verb == "list":
-        return describe_pending(pending_list(store, now), now)
-    row = decide(store, code, verb == "approve", now)
+        return describe_pending(pending_list(book, now), now)
+    row = decide(book, code, verb == "approve", now, notify=notify)
     if row is None:
         return f"No one is waiting with code {code} (codes expire; ask them to write again for a new one)."
-    who = normalize_number(row["address"]) or row["address"]
+    who = shown(row["address"])
     if verb == "approve":
         return f"Approved {who}: they can talk to me now."
     return f"Denied {who}: I won't answer that number."
@@ -171,8 +155,8 @@ def handle_pairing_command(store: Store, sender_is_owner: bool, text: str, now: 
 def describe_pending(rows: list[dict[str, Any]], now: float) -> str:
     if not rows:
         return "No one is waiting for approval."
-    lines = [f"{normalize_number(r['address']) or r['address']} (code {r['code']}, "
-             f"{_duration(r['code_expires_at'] - now)} left)" for r in rows]
+    lines = [f"{shown(r['address'])} (code {r['code']}, {_duration(r['code_expires_at'] - now)} left)"
+             for r in rows]
     return ("Waiting for approval: " + "; ".join(lines)
             + '. Reply "approve CODE" or "deny CODE".')
 

@@ -1,23 +1,22 @@
-"""The console channel: `claw chat` (interactive) and `claw ask` (one turn), through the same agent path."""
+"""The console channel: read lines from stdin, submit them as the owner's messages, print the replies."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
-from claw.config import Settings
-from claw.errors import ClawError
 from claw.events import InboundMessage
-from claw.runtime import Claw
-from claw.turn_json import turn_json
-from devices.sim.home import SimHome, random_loopback_base
+
+if TYPE_CHECKING:
+    from claw.channels.base import LocalChannel
+
+QUIT = ("quit", "exit", ":q")
 
 
-def too_long(length: int, settings: Settings) -> str | None:
-    """The one-line refusal for input over Settings.max_input_chars (the web chat's cap too), or None."""
-    cap = settings.max_input_chars
+def too_long(length: int, cap: int) -> str | None:
+    """The one-line refusal for input over the cap (Settings.max_input_chars, the web chat's cap too), or None."""
     if length <= cap:
         return None
     return f"That message is {length:,} characters long; the limit is {cap:,} (max_input_chars). Nothing was done."
@@ -40,72 +39,33 @@ def read_line(stream: TextIO, limit: int) -> tuple[str, int] | None:
     return text, length
 
 
-async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path | None) -> dict[str, Any]:
-    """One turn: store, handle, reply through the outbox; returns the --json shape. Input over the cap is a
-    ClawError before anything starts."""
-    refusal = too_long(len(text.strip()), settings)
-    if refusal:
-        raise ClawError(refusal)
-    home = SimHome.load(home_file, ip_base=random_loopback_base()) if demo else None
-    devices = await asyncio.to_thread(home.start) if home else []
-    claw = Claw(settings, devices=devices)
-    try:
-        await claw.start()
-        queue = claw.channels["console"].listen()  # type: ignore[attr-defined]
-        msg = InboundMessage(channel="console", sender=settings.owner, text=text, standing="owner")
-        result = await claw.agent.ask(msg)
-        out = await turn_json(claw, result)
-        try:  # the reply really leaves through the outbox; wait for it to be delivered
-            await asyncio.wait_for(queue.get(), 5)
-        except TimeoutError:
-            out["warning"] = "reply stored but not yet delivered by the outbox"
-        return out
-    finally:
-        await claw.stop()
-        if home:
-            await asyncio.to_thread(home.stop)
-
-
-async def console_loop(claw: Claw) -> None:
-    """Read lines from stdin, print replies as the outbox delivers them. Bytes that are not UTF-8 become U+FFFD;
-    a line over max_input_chars is refused with one line, without a turn."""
-    queue = claw.channels["console"].listen()  # type: ignore[attr-defined]
-    voice = claw.soul.current().voice
+async def console_loop(channel: LocalChannel, submit: Callable[[InboundMessage], object], *, name: str,
+                       sender: str, max_chars: int) -> None:
+    """Read lines from stdin, `submit` each as `sender`'s (the owner's) message, and print the replies as the
+    outbox delivers them on `channel`, signed `name`. Bytes that are not UTF-8 become U+FFFD; a line over
+    `max_chars` is refused with one line, without a turn. Ends at EOF or 'quit'."""
+    queue = channel.listen()
     stdin = sys.stdin
     try:
         stdin.reconfigure(errors="replace")  # type: ignore[attr-defined]
     except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's StringIO), or already read
         pass
-    print(f"{voice.name}: ready. Type a message, or 'quit'.", flush=True)  # noqa: T201
+    print(f"{name}: ready. Type a message, or 'quit'.", flush=True)  # noqa: T201
     while True:
-        read = await asyncio.to_thread(read_line, stdin, claw.settings.max_input_chars)
+        read = await asyncio.to_thread(read_line, stdin, max_chars)
         if read is None:
             break
         text, length = read
-        if text.lower() in ("quit", "exit", ":q"):
+        if text.lower() in QUIT:
             break
-        refusal = too_long(length, claw.settings)
+        refusal = too_long(length, max_chars)
         if refusal:
-            print(f"{voice.name}: {refusal}", flush=True)  # noqa: T201
+            print(f"{name}: {refusal}", flush=True)  # noqa: T201
             continue
         if not text:
             continue
-        claw.agent.submit(InboundMessage(channel="console", sender=claw.settings.owner, text=text,
-                                         standing="owner"))
+        submit(InboundMessage(channel="console", sender=sender, text=text, standing="owner"))
         row = await queue.get()
-        print(f"{voice.name}: {row['text']}", flush=True)  # noqa: T201
+        print(f"{name}: {row['text']}", flush=True)  # noqa: T201
         while not queue.empty():
-            print(f"{voice.name}: {queue.get_nowait()['text']}", flush=True)  # noqa: T201
-
-
-async def run_console(settings: Settings, *, demo: bool, home_file: Path | None) -> None:
-    home = SimHome.load(home_file, ip_base=random_loopback_base()) if demo else None
-    devices = await asyncio.to_thread(home.start) if home else []
-    claw = Claw(settings, devices=devices)
-    try:
-        await claw.start()
-        await console_loop(claw)
-    finally:
-        await claw.stop()
-        if home:
-            await asyncio.to_thread(home.stop)
+            print(f"{name}: {queue.get_nowait()['text']}", flush=True)  # noqa: T201

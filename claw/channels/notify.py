@@ -56,9 +56,10 @@ class Notifier:
         return as_sent, messages
 
     def send(self, channel: str, recipient: str, text: str, *, proactive: bool = False,
-             media: tuple[str, ...] = ()) -> list[int]:
-        """Store a notice (not a turn's reply) and wake the dispatcher; returns the outbox ids."""
-        _, messages = self.prepare(channel, recipient, text, proactive=proactive, media=media)
+             media: tuple[str, ...] = (), inbox_id: int | None = None) -> list[int]:
+        """Store a notice (not a turn's reply) and wake the dispatcher; returns the outbox ids. `inbox_id`: the
+        inbound row the notice answers without a turn (a pairing code, a rate-limit notice), if any."""
+        _, messages = self.prepare(channel, recipient, text, inbox_id=inbox_id, proactive=proactive, media=media)
         ids = [self.store.outbox_add(m) for m in messages]
         self.wake()
         return ids

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from claw.channels.access import decide, normalize_number, pending_list
+from claw.channels.access import decide, pending_list
+from claw.channels.whatsapp.numbers import CHANNEL, normalize_number
+from claw.cli.common import settings_or_exit
 
 if TYPE_CHECKING:
     from memory.store import Store
@@ -22,7 +24,6 @@ CodeArg = Annotated[str, typer.Argument(help="The 6-digit code the number was gi
 
 @contextmanager
 def _store() -> Iterator[Store]:
-    from claw.cli import settings_or_exit
     from memory.store import Store
 
     settings = settings_or_exit()
@@ -39,8 +40,8 @@ def list_pending() -> None:
     """Numbers waiting for approval, with their codes and time left."""
     now = time.time()
     with _store() as store:
-        rows = pending_list(store, now)
-        approved = store.senders_list("whatsapp", "allowed")
+        rows = pending_list(store, now, CHANNEL)
+        approved = store.senders_list(CHANNEL, "allowed")
     if not rows:
         typer.echo("no one is waiting for approval")
     for row in rows:
@@ -51,8 +52,13 @@ def list_pending() -> None:
 
 
 def _decide(code: str, approve: bool) -> None:
+    from claw.channels.notify import Notifier
+
     with _store() as store:
-        row = decide(store, code, approve)
+        # the approval notice is stored through a Notifier like every notice, for the running claw's outbox to
+        # send (it polls); one short message on the number's own channel, so no owner route or split applies
+        notifier = Notifier(store, {}, max_messages=1, owner_route=("web", "owner"))
+        row = decide(store, code, approve, notify=notifier.send)
     if row is None:
         typer.echo(f"no one is waiting with code {code} (codes expire; see `claw pair list`)", err=True)
         raise typer.Exit(1)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from claw.cli.common import fail, settings_or_exit
 from claw.errors import ClawError
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ soul_app = typer.Typer(help="Show, edit, list and revert soul.md (the claw's per
 
 
 def _manager():  # noqa: ANN202 - typed by SoulManager below, imported lazily to keep `claw --help` fast
-    from claw.cli import settings_or_exit
     from claw.soul.manager import SoulManager
     from memory.store import Store
 
@@ -86,6 +86,5 @@ def revert(version: Annotated[int, typer.Argument(help="Version id from `claw so
     try:
         snap = manager.revert(version)
     except ClawError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(exc, 1)
     typer.echo(f"reverted: soul is now version {snap.version_id}")

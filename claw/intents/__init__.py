@@ -1,1 +1,1 @@
-"""The local intent tier: hassil matching, pure planning, vocabulary, relative requests, sentences."""
+"""The local intent tier: hassil matching, the sentences (data), pure planning, follow-ups, vocabulary, relative."""

@@ -1,4 +1,9 @@
-"""The fast local intent tier: hassil with Home Assistant's sentences, slot lists from the devices."""
+"""The fast local intent tier: hassil with HA's sentences and the claw's own, slot lists, pending follow-ups.
+
+The claw's own sentences are data, sentences/<language>.yaml in hassil's format, merged into Home Assistant's
+at the first engine construction. Adding an intent touches only claw/intents/: that file and a handler in
+plan.py. A plan that asks which device is meant is remembered per sender (claw.intents.followup), and the
+sender's next message, when it names just a device or a room, finishes it."""
 
 from __future__ import annotations
 
@@ -7,136 +12,46 @@ import logging
 import re
 import threading
 from functools import cache
+from importlib import resources
 from typing import Any
 
+import yaml
 from hassil import Intents, RecognizeResult, TextChunk, TextSlotList, TextSlotValue, recognize_best
 from hassil.util import merge_dict
 from home_assistant_intents import get_intents
 
 from claw.errors import ConfigError
+from claw.intents.followup import FollowUps, answer
 from claw.intents.plan import HANDLERS, Plan, plan
 from claw.intents.vocab import domain_of, spoken_names
 from devices.models import Device
 
 log = logging.getLogger(__name__)
 
-# Intents claw.intent_map handles; every other HA intent (timers, weather, lists...) goes to the LLM.
+# Intents claw.intents.plan handles; every other HA intent (timers, weather, lists...) goes to the LLM.
 _HA_INTENTS = frozenset(name for name in HANDLERS if name.startswith("Hass"))
 _RESPONDS = frozenset({"hello", "commands"})  # HassRespond answers the local tier gives itself
 _UNSUPPORTED_DOMAINS = frozenset({"person", "scene", "script", "button", "input_button", "valve",
                                   "binary_sensor", "input_boolean", "vacuum", "lawn_mower"})
 # The area in the intent context lets sentences without a target ("set the temperature to 21", "pause
-# the music") match. It is never passed on as a slot: claw.intent_map.plan looks in default_area first
+# the music") match. It is never passed on as a slot: claw.intents.plan.plan looks in default_area first
 # and falls back to the whole home, so a chat without a room works too.
 _HOME = "\x00home"
 _PLACE_IN_QUERY = re.compile(r"\b(on|in)\s+(the|my|our)\b", re.IGNORECASE)
 
-_ALL_DOMAINS = ["light", "switch", "media_player", "climate", "cover", "lock", "sensor"]
-_HERE: dict[str, Any] = {"area": {"slot": True}}  # filled from default_area, or the whole home
-CLAW_INTENTS: dict[str, Any] = {
-    "language": "en",
-    "intents": {
-        "ClawRemember": {"data": [{"sentences": [
-            "remember [that] {fact}",
-            "(please|do) remember [that] {fact}",
-            "(note|keep in mind|bear in mind|don't forget) that {fact}",
-            "make a note [that] {fact}",
-        ]}]},
-        "ClawRecall": {"data": [{"sentences": [
-            "what do you (know|remember) [about me]",
-            "what do you remember about {topic}",
-            "what have I told you [about {topic}]",
-            "what (do you know|have you learned|have you learnt) about my {topic}",
-            "(do you remember|what did I (say|tell you)) about {topic}",
-        ]}]},
-        "ClawForget": {"data": [{"sentences": [
-            "forget [(that|about)] {fact}",
-            "(please|do) forget [(that|about)] {fact}",
-        ]}]},
-        # Relative brightness: HA has no intent for it; the claw reads the light and steps it by 25 %.
-        "ClawLightStep": {"data": [
-            {"sentences": ["(dim|darken) [the] {name} [<light>]", "make [the] {name} [<light>] (dimmer|darker)",
-                           "turn down [the] {name} [<light>]"],
-             "requires_context": {"domain": ["light"]}, "slots": {"brightness_step": "down"}},
-            {"sentences": ["brighten [up] [the] {name} [<light>]", "make [the] {name} [<light>] brighter",
-                           "turn up [the] {name} [<light>]"],
-             "requires_context": {"domain": ["light"]}, "slots": {"brightness_step": "up"}},
-            {"sentences": ["(dim|darken) [(<all>|<the>)] [{area}] <light> [<in> [the] {area}]",
-                           "make [the] [{area}] <light> [<in> [the] {area}] (dimmer|darker)"],
-             "slots": {"brightness_step": "down", "domain": "light"}},
-            {"sentences": ["brighten [up] [(<all>|<the>)] [{area}] <light> [<in> [the] {area}]",
-                           "make [the] [{area}] <light> [<in> [the] {area}] brighter"],
-             "slots": {"brightness_step": "up", "domain": "light"}},
-        ]},
-        "ClawThanks": {"data": [{"sentences": [
-            "(thanks|thank you|cheers|ta) [a lot|so much|very much] [claw]",
-            "(great|perfect|awesome|nice|lovely) [(thanks|thank you)]",
-        ]}]},
-        # Common phrasings HA's sentences miss, as data on HA's own intents (same slots, same mapping).
-        "HassTurnOn": {"data": [
-            {"sentences": ["<turn> on [the] (heating|heater|heat)"], "requires_context": _HERE,
-             "slots": {"domain": "climate", "hvac_mode": "heat"}},
-            {"sentences": ["<turn> on [the] (ac|a/c|air conditioning|air con|cooling)"],
-             "requires_context": _HERE, "slots": {"domain": "climate", "hvac_mode": "cool"}},
-            {"sentences": ["lock [(<all>|<the>)] (door|doors|locks)"], "requires_context": _HERE,
-             "slots": {"domain": "lock"}},
-            {"sentences": ["<open> [the] {area} [door]"], "slots": {"domain": "cover"}},
-            {"sentences": ["<open> <all> {cover_classes:device_class}"], "slots": {"domain": "cover", "all": True}},
-        ]},
-        "HassTurnOff": {"data": [
-            {"sentences": ["<turn> off [the] (heating|heater|heat|ac|a/c|air conditioning|air con|cooling"
-                           "|thermostat)"], "requires_context": _HERE, "slots": {"domain": "climate"}},
-            {"sentences": ["<close> [the] {area} [door]"], "slots": {"domain": "cover"}},
-            {"sentences": ["<close> <all> {cover_classes:device_class}"], "slots": {"domain": "cover", "all": True}},
-        ]},
-        "HassLightSet": {"data": [
-            {"sentences": ["(dim|brighten) [the] {name} [<light>] to {brightness}[([ ]%)| percent]"],
-             "requires_context": {"domain": ["light"]}},
-            {"sentences": ["<set> [<the>] {name} [<light>] [to] {color_temperature_names:temperature}"],
-             "requires_context": {"domain": ["light"]}},
-            {"sentences": ["(dim|brighten) [(<all>|<the>)] [{area}] <light> [<in> [the] {area}] "
-                           "to {brightness}[([ ]%)| percent]"], "slots": {"domain": "light"}},
-        ]},
-        "HassMediaNext": {"data": [
-            {"sentences": ["play [the] next [<track>]"], "requires_context": _HERE},
-            {"sentences": ["play [the] next [<track>] (in|on) [<the>] {area}"]},
-        ]},
-        "HassClimateSetTemperature": {"data": [
-            {"sentences": ["(<numeric_value_set>|adjust) [the] (thermostat|heating|heat) to "
-                           "{temperature}[([ ]\u00b0)|( degree[s])]"], "requires_context": _HERE},
-        ]},
-        "HassMediaPause": {"data": [
-            {"sentences": ["stop [playing] [[the] <media>] [in] [<the>] {area}"]},
-        ]},
-        "HassSetVolumeRelative": {"data": [
-            {"sentences": ["(louder|turn it up)"], "requires_context": _HERE, "slots": {"volume_step": "up"}},
-            {"sentences": ["(louder|turn it up) (in|on) [<the>] {area}"], "slots": {"volume_step": "up"}},
-            {"sentences": ["(quieter|softer|turn it down)"], "requires_context": _HERE,
-             "slots": {"volume_step": "down"}},
-            {"sentences": ["(quieter|softer|turn it down) (in|on) [<the>] {area}"],
-             "slots": {"volume_step": "down"}},
-        ]},
-        "HassGetState": {"data": [
-            {"sentences": ["(what's|whats|what is) playing"], "requires_context": _HERE,
-             "slots": {"domain": "media_player"}},
-            {"sentences": ["(what's|whats|what is) playing (in|on) [<the>] {area}"],
-             "slots": {"domain": "media_player"}},
-            {"sentences": ["(what's|whats|what is) playing on [<the>] {name}"],
-             "requires_context": {"domain": ["media_player"]}},
-            {"sentences": ["(<what_is>|how is) the (status|state) of [<the>] {name}"],
-             "requires_context": {"domain": _ALL_DOMAINS}, "response": "one"},
-        ]},
-    },
-    "lists": {"fact": {"wildcard": True}, "topic": {"wildcard": True}},
-}
-# Wider than HA's 0-100 so "150%" is recognised and answered with the allowed range instead of the LLM.
-_WIDER_LISTS = {
-    "brightness": {"range": {"type": "percentage", "from": 0, "to": 300}},
-    "volume": {"range": {"type": "percentage", "from": 0, "to": 300}},
-    "position": {"range": {"type": "percentage", "from": 0, "to": 300}},
-    "temperature": {"range": {"type": "temperature", "from": 0, "to": 120, "fractions": "halves"}},
-}
-_EXTRA_COLORS = ("cyan", "magenta", "violet", "indigo", "gold", "teal", "lime", "amber", "lavender")
+
+def own_sentences(language: str) -> dict[str, Any] | None:
+    """The claw's sentences for the language (sentences/<language>.yaml, hassil's format), or None."""
+    resource = resources.files("claw.intents") / "sentences" / f"{language}.yaml"
+    if not resource.is_file():
+        return None
+    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("language") != language:
+        raise ConfigError(f"{resource}: not hassil sentences for language {language!r}")
+    unmapped = sorted(set(data.get("intents") or {}) - set(HANDLERS))
+    if unmapped:
+        raise ConfigError(f"{resource}: no handler in claw.intents.plan for {', '.join(unmapped)}")
+    return data
 
 
 @cache
@@ -147,10 +62,9 @@ def _load(language: str) -> Intents:
         raise ConfigError(f"no Home Assistant intents for language {language!r}")
     data = copy.deepcopy(data)
     data["intents"] = {k: v for k, v in data["intents"].items() if k in _HA_INTENTS}
-    if language == "en":
-        merge_dict(data, copy.deepcopy(CLAW_INTENTS))
-        data["lists"].update(copy.deepcopy(_WIDER_LISTS))
-        data["lists"]["color"]["values"].extend({"in": c, "out": c} for c in _EXTRA_COLORS)
+    own = own_sentences(language)
+    if own is not None:
+        merge_dict(data, copy.deepcopy(own))  # data added per intent, lists extended or overridden
     return Intents.from_dict(data)
 
 
@@ -173,11 +87,14 @@ _CONTROL_INTENTS = frozenset({"HassTurnOn", "HassTurnOff", "HassLightSet", "Hass
 
 
 class IntentEngine:
-    """Recognises a sentence against the HA sentences and turns the best match into a Plan."""
+    """Recognises a sentence against the HA sentences and turns the best match into a Plan.
 
-    def __init__(self, language: str = "en") -> None:
+    `followups` holds what each sender was last asked back (in memory, expiring; see claw.intents.followup)."""
+
+    def __init__(self, language: str = "en", *, followups: FollowUps | None = None) -> None:
         self.language = language
         self._intents = _load(language)
+        self.followups = followups if followups is not None else FollowUps()
         self._lock = threading.Lock()
         self._devices: list[Device] = []
         self._slot_lists: dict[str, Any] = {}
@@ -201,7 +118,7 @@ class IntentEngine:
         rooms: dict[str, str] = {}
         for device in devices:
             for spoken in spoken_names(device):
-                for variant in _variants(spoken):  # the value stays the name itself, for intent_map
+                for variant in _variants(spoken):  # the value stays the name itself, for plan.py
                     names.append(_value(variant, spoken, {"domain": domain_of(device)}))
             if device.room:
                 rooms.setdefault(device.room.lower(), device.room)
@@ -245,11 +162,28 @@ class IntentEngine:
                 return words
         return None
 
-    def parse(self, text: str, default_area: str | None = None) -> Plan | None:
-        """A Plan for the sentence, or None when it is not a local intent (the LLM tier takes it)."""
+    def parse(self, text: str, default_area: str | None = None, *, sender: str | None = None) -> Plan | None:
+        """A Plan for the sentence, or None when it is not a local intent (the LLM tier takes it).
+
+        With a sender: a message that only names a device or room ("kitchen speaker", "in the kitchen")
+        answers the question this sender was asked last, and finishes that intent; any other message drops
+        the question. A plan that asks which device is meant is remembered for the sender's next message."""
         text = " ".join(text.split())
+        pending = self.followups.pop(sender) if sender else None
         if not text:
             return None
+        with self._lock:
+            devices = self._devices
+        found = answer(pending, text, devices, default_area) if pending is not None else None
+        if found is None:
+            found = self._parse(text, default_area, devices)
+        elif pending is not None:
+            log.debug("follow-up %s %s answered by %r -> %s", pending.intent, pending.slots, text, found)
+        if sender and found is not None and found.followup is not None:
+            self.followups.put(sender, found.followup)
+        return found
+
+    def _parse(self, text: str, default_area: str | None, devices: list[Device]) -> Plan | None:
         result = self.recognize(text, default_area)
         if result is None:
             return None
@@ -266,8 +200,6 @@ class IntentEngine:
             return None  # "remember that": refers to the conversation, which only the LLM tier sees
         if intent == "HassMediaSearchAndPlay" and _PLACE_IN_QUERY.search(str(slots.get("search_query", ""))):
             return None  # "play jazz on the living room and kitchen": targets the grammar can't take
-        with self._lock:
-            devices = self._devices
         found = plan(intent, slots, devices, default_area)
         log.debug("intent %s %s -> %s", intent, slots, found)
         return found
@@ -279,7 +211,7 @@ def slots_of(result: RecognizeResult) -> dict[str, Any]:
     for entity in result.entities_list:
         value = entity.text_clean if entity.is_wildcard else entity.value
         if entity.name == "area" and (value == _HOME or not entity.text):
-            continue  # copied from the intent context: claw.intent_map applies default_area itself
+            continue  # copied from the intent context: claw.intents.plan applies default_area itself
         slots[entity.name] = value
     if "name" in slots and result.context.get("domain"):
         slots["name_domain"] = result.context["domain"]

@@ -1,4 +1,7 @@
-"""Pure mapping from a recognised Home Assistant intent (name + slots) and the devices to a Plan."""
+"""Pure mapping from a recognised intent (name + slots) and the devices to a Plan; the intents' handlers.
+
+Adding an intent touches only claw/intents/: its sentences in sentences/<language>.yaml, its handler here.
+A Plan asking which device is meant carries a FollowUp, which claw.intents.followup finishes."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from claw.intents.vocab import (
     SWITCHABLE,
     class_matches,
     clean_search,
+    distinct_labels,
     domain_of,
     join_or,
     kelvin_to_rgb,
@@ -62,8 +66,20 @@ class MemoryOp:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A question asked back ("Which speaker do you mean: ...?"): the intent and slots to finish once the
+    owner names what is `missing` ("target": a device or a room), and the devices the question offered."""
+
+    intent: str
+    slots: dict[str, Any] = field(default_factory=dict, hash=False)
+    missing: str = "target"
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What the local tier will do for one sentence; `problem` is an owner-facing reason it cannot."""
+    """What the local tier will do for one sentence; `problem` is an owner-facing reason it cannot, and when
+    it asks which device is meant, `followup` is what the answer finishes."""
 
     intent: str
     steps: tuple[Step, ...] = ()
@@ -71,6 +87,7 @@ class Plan:
     memory: MemoryOp | None = None
     problem: str | None = None
     slots: dict[str, Any] = field(default_factory=dict, hash=False)
+    followup: FollowUp | None = None
 
 
 # ---- target resolution -------------------------------------------------------------------------
@@ -78,9 +95,16 @@ class Plan:
 class _Scope:
     devices: list[Device]
     problem: str | None = None
+    asked: tuple[str, ...] = ()  # the problem asks which of these devices is meant
 
 
-def _in_room(device: Device, area: str) -> bool:
+def _unresolved(intent: str, slots: dict[str, Any], scope: _Scope) -> Plan:
+    """The Plan for a scope with a problem; when the problem asks which device, with the follow-up."""
+    followup = FollowUp(intent, dict(slots), "target", scope.asked) if scope.asked else None
+    return Plan(intent, problem=scope.problem, slots=slots, followup=followup)
+
+
+def in_room(device: Device, area: str) -> bool:
     return bool(device.room) and normalize_name(device.room or "") == normalize_name(area)
 
 
@@ -96,7 +120,7 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
         if not found:
             return _Scope([], f"I don't know a device called “{name}”.")
         if area:
-            found = [d for d in found if _in_room(d, area)]
+            found = [d for d in found if in_room(d, area)]
             if not found:
                 return _Scope([], f"There is no {name} in the {area}.")
         fitting = [d for d in found if domain_of(d) in domains]
@@ -105,25 +129,27 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
         if len(fitting) > 1 and slots.get("name_domain"):
             fitting = [d for d in fitting if domain_of(d) == slots["name_domain"]] or fitting
         if len(fitting) > 1 and default_area:
-            fitting = [d for d in fitting if _in_room(d, default_area)] or fitting
+            fitting = [d for d in fitting if in_room(d, default_area)] or fitting
         if len(fitting) > 1:
             return _Scope([], f"More than one device is called “{name}”: which one do you mean, "
-                              f"{join_or([f'the one in the {d.room}' for d in fitting])}?")
+                              f"{join_or([f'the one in the {d.room}' for d in fitting])}?",
+                          tuple(d.id for d in fitting))
         return _Scope(fitting)
     candidates = [d for d in devices if domain_of(d) in domains and class_matches(d, device_class)]
     if not area and default_area:  # the room the owner is in, if it has any; else the whole home
-        here = [d for d in candidates if _in_room(d, default_area)]
+        here = [d for d in candidates if in_room(d, default_area)]
         if here:
             return _Scope(here)
     if area:
-        here = [d for d in candidates if _in_room(d, area)]
+        here = [d for d in candidates if in_room(d, area)]
         if not here:
             return _Scope([], f"{none} in the {area}.")
         return _Scope(here)
     if not candidates:
         return _Scope([], f"{none} in the house.")
     if one_at_home and len(candidates) > 1:
-        return _Scope([], f"Which {noun} do you mean: {join_or([label(d) for d in candidates])}?")
+        return _Scope([], f"Which {noun} do you mean: {join_or(distinct_labels(candidates))}?",
+                      tuple(d.id for d in candidates))
     return _Scope(candidates)
 
 
@@ -148,7 +174,7 @@ def _capable(devices: list[Device], command: str) -> list[Device]:
 def _steps_for(intent: str, slots: dict[str, Any], scope: _Scope, command: str, args: dict[str, Any],
                verb: str) -> Plan:
     if scope.problem:
-        return Plan(intent, problem=scope.problem, slots=slots)
+        return _unresolved(intent, slots, scope)
     able = _capable(scope.devices, command)
     if not able:
         who = join_or([label(d) for d in scope.devices])
@@ -200,7 +226,7 @@ def _turn(intent: str, slots: dict[str, Any], devices: list[Device], default_are
         default_area, one_at_home = None, False
     scope = _resolve(slots, devices, domains, default_area=default_area, one_at_home=one_at_home, verb=verb)
     if scope.problem:
-        return Plan(intent, problem=scope.problem, slots=slots)
+        return _unresolved(intent, slots, scope)
     commands = [(d, _power_command(d, on, slots.get("hvac_mode"))) for d in scope.devices]
     steps = [Step(d.id, cmd[0], cmd[1]) for d, cmd in commands if cmd is not None]
     if not steps:
@@ -238,7 +264,7 @@ def _climate_get(intent: str, slots: dict[str, Any], devices: list[Device], defa
     scope = _resolve(slots, devices, {"climate"}, default_area=default_area, one_at_home=False,
                      verb="report a temperature")
     if scope.problem and slots.get("area") and not slots.get("name"):
-        sensors = [d for d in devices if d.kind == Kind.SENSOR and _in_room(d, slots["area"])]
+        sensors = [d for d in devices if d.kind == Kind.SENSOR and in_room(d, slots["area"])]
         if sensors:
             scope = _Scope(sensors)
         else:
@@ -247,7 +273,7 @@ def _climate_get(intent: str, slots: dict[str, Any], devices: list[Device], defa
                     f" There are thermostats: {join_or([label(d) for d in elsewhere])}." if elsewhere else "")
             return Plan(intent, problem=f"There is no thermostat in the {slots['area']}.{hint}", slots=slots)
     if scope.problem:
-        return Plan(intent, problem=scope.problem, slots=slots)
+        return _unresolved(intent, slots, scope)
     return Plan(intent, query=Query(tuple(d.id for d in scope.devices), "temperature"), slots=slots)
 
 
@@ -258,7 +284,7 @@ def _get_state(intent: str, slots: dict[str, Any], devices: list[Device], defaul
     scope = _resolve(slots, devices, domains, default_area=None if slots.get("state") else default_area,
                      one_at_home=False, verb="report its state", plural=bool(slots.get("state")))
     if scope.problem:
-        return Plan(intent, problem=scope.problem, slots=slots)
+        return _unresolved(intent, slots, scope)
     state = slots.get("state")
     mode = str(slots.get("response") or ("one_yesno" if state and slots.get("name") else "one"))
     if mode not in ("one", "one_yesno", "any", "all", "which", "how_many"):

@@ -42,6 +42,13 @@ def label(device: Device) -> str:
     return device.name
 
 
+def distinct_labels(devices: list[Device]) -> list[str]:
+    """The devices' labels, with the room added where two would read the same ("thermostat in the hallway")."""
+    labels = [label(d) for d in devices]
+    return [f"{text} in the {d.room}" if d.room and labels.count(text) > 1 else text
+            for text, d in zip(labels, devices, strict=True)]
+
+
 def spoken_names(device: Device) -> tuple[str, ...]:
     """Every name the owner may use for a device: name, aliases and "<name> speaker" for speakers."""
     out: dict[str, str] = {}

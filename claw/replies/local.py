@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from claw.channels.access import mask
+from claw.channels.whatsapp.numbers import mask
 from claw.events import Voice
 from claw.intents.plan import Plan, Query, Step
 from claw.intents.vocab import COLORS, label

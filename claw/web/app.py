@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from claw.channels.base import Inbound
+from claw.channels.registry import channel_routes
 from claw.config import Settings
 from claw.events import InboundMessage, clean_text
 from claw.runtime import Claw
@@ -163,10 +165,11 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
     async def page() -> str:
         return resources.files("claw.web").joinpath("static/chat.html").read_text(encoding="utf-8")
 
-    if claw.settings.twilio.enabled:
-        from claw.channels.whatsapp.webhook import twilio_router
-
-        app.include_router(twilio_router(claw))
+    # each channel's webhooks get what their inbound side may reach, never the claw itself
+    inbound = Inbound(submit=claw.agent.submit, store=claw.store, notifier=claw.notifier,
+                      note_status=claw.outbox.note_status)
+    for router in channel_routes(claw.settings, inbound):
+        app.include_router(router)
     if claw.media is not None:
         from claw.channels.media import media_router
 

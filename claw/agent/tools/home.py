@@ -8,7 +8,7 @@ from typing import Any, Literal
 from claw.agent.actuator import Actuator, TurnContext
 from claw.agent.context import FACT_KIND
 from claw.agent.tools.schema import Tool, make_tool
-from claw.channels.access import mask
+from claw.channels.whatsapp.numbers import mask
 from claw.events import Voice
 from claw.permissions import fact_scope, fact_source
 from claw.untrusted import untrusted

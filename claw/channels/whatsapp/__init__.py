@@ -1,1 +1,1 @@
-"""WhatsApp over Twilio: webhook, send, client, numbers, doctor."""
+"""WhatsApp over Twilio: entry (plug-in), numbers, webhook (+ form, signature, inlet), send, media, client, doctor."""

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from twilio.request_validator import RequestValidator
 
-from claw.channels.access import normalize_number
+from claw.channels.whatsapp.numbers import normalize_number
 from claw.config import Settings, config_file, load_settings
 from claw.errors import ClawError
 

@@ -1,4 +1,4 @@
-"""The WhatsApp channel over Twilio: sends outbox rows, keeps the 24-hour window, maps callbacks, fetches media."""
+"""The WhatsApp channel over Twilio: sends outbox rows, keeps the 24-hour window, maps delivery statuses."""
 
 from __future__ import annotations
 
@@ -6,23 +6,20 @@ import asyncio
 import functools
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import httpx
 import requests
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from claw.channels.base import ChannelError, ChannelHold
-from claw.channels.media import MediaFile, MediaStore
-from claw.channels.whatsapp.client import RefusedHost, is_twilio_host, make_twilio_client
+from claw.channels.media import MediaStore
+from claw.channels.whatsapp.client import RefusedHost, make_twilio_client
+from claw.channels.whatsapp.media import MediaFetcher, MediaFetchResult
 from claw.config import TwilioSettings
 from claw.errors import ConfigError
 from memory.store import Store
@@ -33,9 +30,6 @@ MAX_LENGTH = 1600  # Twilio refuses longer bodies with 21617
 WINDOW_SECONDS = 24 * 3600 - 300  # WhatsApp's customer-care window, minus a margin for clock and queue delays
 TEMPLATE_VARIABLE_MAX = 900  # a template body is at most 1024 characters, the fixed text included
 HOLD_REASON = "outside WhatsApp's 24-hour window; held until the owner writes"
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
-MAX_REDIRECTS = 3
-FETCH_TIMEOUT = 10.0
 RECONCILE_MIN_AGE = 60.0  # a message sent this recently may still get its callbacks: not asked about at start
 RECONCILE_LIMIT = 200  # at most this many (the newest) messages are asked about at each start
 
@@ -60,21 +54,6 @@ TRANSIENT_CODES: dict[int, str] = {
 _STATUS = {"accepted": "pending", "scheduled": "pending", "queued": "pending", "sending": "pending",
            "sent": "sent", "delivered": "delivered", "partially_delivered": "delivered", "read": "read",
            "failed": "failed", "undelivered": "failed", "canceled": "failed"}
-_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
-          (b"GIF89a", "image/gif"))
-_API_HOST = re.compile(r"^api(\.[a-z0-9-]+){0,2}\.twilio\.com$")
-
-
-@dataclass(frozen=True)
-class MediaFetchResult:
-    """Inbound media stored for a turn, and why the other attachments were left out."""
-
-    files: list[MediaFile] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-class _Skip(Exception):
-    """One attachment is not fetched; the message says why."""
 
 
 def _code_text(code: int | None) -> str:
@@ -111,15 +90,6 @@ def template_text(text: str, limit: int = TEMPLATE_VARIABLE_MAX) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def sniff_image(data: bytes) -> str | None:
-    for magic, ctype in _MAGIC:
-        if data.startswith(magic):
-            return ctype
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 class WhatsAppChannel:
     """Sends outbox rows through the twilio REST client (in a small thread pool) and fetches inbound media."""
 
@@ -133,6 +103,7 @@ class WhatsAppChannel:
         self.settings = settings
         self.store = store
         self.media = media
+        self.fetcher = MediaFetcher(settings, media)  # inbound attachments (claw.channels.whatsapp.media)
         self.client = client or make_twilio_client(settings)
         self.public_url = (settings.public_url or "").rstrip("/")
         self.status_callback = f"{self.public_url}/twilio/status"
@@ -246,89 +217,6 @@ class WhatsAppChannel:
         return urls
 
     # inbound media -------------------------------------------------------------------------
-    def credentialed_url(self, url: str) -> bool:
-        """May this URL get the account's credentials? Only Twilio's API, under this account's path."""
-        parts = urlsplit(url)
-        if parts.username or parts.password:
-            return False
-        account = f"/2010-04-01/Accounts/{self.settings.account_sid}/"
-        if self.settings.api_base:
-            base = urlsplit(self.settings.api_base)
-            same = (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname, base.port)
-            return same and (parts.path.startswith(account) or parts.path.startswith("/media/"))
-        return (parts.scheme == "https" and bool(_API_HOST.match(parts.hostname or ""))
-                and parts.port in (None, 443) and parts.path.startswith(account))
-
-    def redirect_allowed(self, url: str) -> bool:
-        """Where Twilio may redirect a media fetch (fetched without credentials): its media CDN."""
-        parts = urlsplit(url)
-        if parts.username or parts.password:
-            return False
-        if self.settings.api_base:
-            base = urlsplit(self.settings.api_base)
-            return (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname, base.port)
-        host = (parts.hostname or "").lower()
-        return parts.scheme == "https" and parts.port in (None, 443) and (
-            host.endswith(".twiliocdn.com") or is_twilio_host(host)
-            or (host == "s3-external-1.amazonaws.com" and parts.path.startswith("/media.twiliocdn.com/")))
-
     async def fetch_media(self, row: dict[str, Any]) -> MediaFetchResult:
         """Fetch and store the images of an inbound row (size-capped); other attachments are skipped."""
-        urls = list(row.get("media") or [])
-        types = list(row.get("media_types") or [])
-        result = MediaFetchResult()
-        if not urls:
-            return result
-        if self.media is None:
-            result.skipped.extend(f"attachment {n}: no media store configured" for n in range(1, len(urls) + 1))
-            return result
-        async with httpx.AsyncClient(trust_env=False, follow_redirects=False,
-                                     timeout=httpx.Timeout(FETCH_TIMEOUT)) as http:
-            for n, url in enumerate(urls, 1):
-                declared = (types[n - 1] if n - 1 < len(types) else "").split(";")[0].strip().lower()
-                if declared not in IMAGE_TYPES:
-                    result.skipped.append(f"attachment {n} ({declared or 'unknown type'}) is not an image")
-                    continue
-                try:
-                    data = await self._download(http, str(url))
-                except _Skip as exc:
-                    log.info("inbound media %d skipped: %s", n, exc)
-                    result.skipped.append(f"attachment {n}: {exc}")
-                    continue
-                ctype = sniff_image(data)
-                if ctype is None:
-                    result.skipped.append(f"attachment {n}: not a JPEG, PNG, WebP or GIF image")
-                    continue
-                result.files.append(self.media.save(data, ctype))
-        return result
-
-    async def _download(self, http: httpx.AsyncClient, url: str) -> bytes:
-        if not self.credentialed_url(url):
-            raise _Skip("not a Twilio media URL of this account")
-        cap = self.settings.media_max_bytes
-        auth = (self.settings.account_sid or "", self.settings.auth_token.get_secret_value()
-                if self.settings.auth_token else "")
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                async with http.stream("GET", current, auth=auth if self.credentialed_url(current) else None) as resp:
-                    if resp.status_code in (301, 302, 303, 307, 308):
-                        target = urljoin(current, resp.headers.get("location", ""))
-                        if target == current or not (self.credentialed_url(target) or self.redirect_allowed(target)):
-                            raise _Skip("redirected to an unexpected host")
-                        current = target
-                        continue
-                    if resp.status_code != 200:
-                        raise _Skip(f"Twilio answered HTTP {resp.status_code}")
-                    length = resp.headers.get("content-length", "")
-                    if length.isdigit() and int(length) > cap:
-                        raise _Skip(f"larger than {cap} bytes")
-                    buf = bytearray()
-                    async for chunk in resp.aiter_bytes():
-                        buf += chunk
-                        if len(buf) > cap:
-                            raise _Skip(f"larger than {cap} bytes")
-                    return bytes(buf)
-            except httpx.HTTPError as exc:
-                raise _Skip(f"could not fetch ({exc.__class__.__name__})") from exc
-        raise _Skip("too many redirects")
+        return await self.fetcher.fetch(row)

@@ -1,112 +1,49 @@
-"""Twilio webhooks: signed inbound WhatsApp messages into the inbox, and delivery status callbacks."""
+"""Twilio webhooks: signed inbound WhatsApp messages through the access check to the agent, and delivery callbacks."""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, parse_qsl
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import ImmutableMultiDict
-from twilio.request_validator import (
-    HMAC_SHA1,
-    HMAC_SHA256,
-    SIGNATURE_HEADER,
-    SIGNATURE_SETTINGS_HEADER,
-    RequestValidator,
-    get_signature_algorithm,
-)
+from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 
-from claw.channels.access import CHANNEL, code_reply, issue_code, mask, standing, whatsapp_address
+from claw.channels.access import code_reply, issue_code, message_standing, standing
 from claw.channels.ratelimit import TokenBucket
+from claw.channels.whatsapp.form import (
+    FORM,
+    Rejected,
+    body_cap,
+    check_charset,
+    inbound_message,
+    parse_form,
+    single,
+    utf8,
+)
+from claw.channels.whatsapp.inlet import InletStore, WhatsAppInlet
+from claw.channels.whatsapp.numbers import CHANNEL, mask, whatsapp_address
 from claw.channels.whatsapp.send import status_from_callback
-from claw.events import InboundMessage, OutboundMessage
-from memory.store import Store
-
-if TYPE_CHECKING:
-    from claw.runtime import Claw
+from claw.channels.whatsapp.signature import SignatureVerifier, public_request_url
+from claw.events import InboundMessage
 
 log = logging.getLogger(__name__)
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 DOCTOR_HEADER = "X-Claw-Doctor"  # a signed request carrying it is acknowledged and not stored (`claw doctor`)
-FORM = "application/x-www-form-urlencoded"
-MAX_FIELDS = 200  # Twilio sends ~25 fields for a WhatsApp message with one attachment
-MAX_MEDIA = 10  # Twilio's own cap on attachments per message
-MAX_FIELD_CHARS = 2048  # any field but Body (URLs, sids, addresses, content types)
-_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}", re.IGNORECASE)
-_MEDIA_URL = re.compile(r"https?://[^\s]+")
-
-
-def body_cap(max_body_chars: int) -> int:
-    """Bytes read at most from a webhook: a Body at the limit fully percent-encoded, plus the other fields."""
-    return max(32_768, max_body_chars * 12 + 16_384)
-
-
-def public_request_url(public_url: str, scope: Mapping[str, Any]) -> str:
-    """The URL Twilio called: the configured public URL + the path and query string exactly as received
-    (not the URL uvicorn sees behind a tunnel or reverse proxy)."""
-    raw = scope.get("raw_path") or scope.get("path", "").encode()
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-    query = scope.get("query_string") or b""
-    query = query.decode("latin-1") if isinstance(query, bytes) else str(query)
-    return public_url.rstrip("/") + path + (f"?{query}" if query else "")
-
-
-class SignatureVerifier:
-    """Twilio's request signatures, as the twilio library checks them.
-
-    Without `X-Twilio-Webhooks-Signature-Settings` Twilio signs with the account auth token (HMAC-SHA1).
-    When a Webhook Rule applies a Setting with a SharedKey, Twilio signs the same string (URL + sorted
-    params, or URL with `bodySHA256` for JSON bodies) with that key's secret and the algorithm the header
-    names (`key=<id>,algorithm=HMAC_SHA256`); `shared_keys` are those secrets (two while rotating)."""
-
-    def __init__(self, auth_token: str | None, shared_keys: Sequence[str] = ()) -> None:
-        self._token = RequestValidator(auth_token) if auth_token else None
-        self._shared = [RequestValidator(k) for k in shared_keys if k]
-
-    def problem(self, url: str, params: Any, signature: str, settings_header: str | None) -> str | None:
-        """None when the signature is right, else why not (for the log; no secrets in it)."""
-        if settings_header and settings_header.strip():
-            validators, algorithm = self._shared, get_signature_algorithm(settings_header)
-            if algorithm.upper() not in (HMAC_SHA1, HMAC_SHA256):
-                return f"unsupported signature algorithm {algorithm[:30]!r}"
-            if not validators:
-                return (f"signed with a Twilio SharedKey ({_key_id(settings_header)}) but no webhook shared key "
-                        "is configured (twilio.webhook_shared_keys)")
-        else:
-            validators, algorithm = [self._token] if self._token else [], HMAC_SHA1
-        if any(v.validate(url, params, signature, algorithm=algorithm) for v in validators):
-            return None
-        return f"bad {algorithm} signature for {url}"
-
-
-def _key_id(header: str) -> str:
-    for part in header.split(","):
-        name, _, value = part.partition("=")
-        if name.strip() == "key":
-            return f"key={value.strip()[:60]}"
-    return "no key id"
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class TwilioWebhooks:
     """The state behind the two routes: verifier, rate limits, and what to do with each message."""
 
-    def __init__(self, claw: Claw, shared_keys: Sequence[str] | None = None, *,
+    def __init__(self, inlet: WhatsAppInlet, shared_keys: Sequence[str] | None = None, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.claw = claw
-        self.store: Store = claw.store
-        self.tw = claw.settings.twilio
+        self.inlet = inlet
+        self.store: InletStore = inlet.store
+        self.notifier = inlet.notifier
+        self.tw = inlet.settings
         token = self.tw.auth_token.get_secret_value() if self.tw.auth_token else None
         if shared_keys is None:
             shared_keys = [k.get_secret_value() for k in self.tw.webhook_shared_keys]
@@ -146,26 +83,19 @@ class TwilioWebhooks:
         body = await self._read(request)
         ctype, _, params = (request.headers.get("content-type") or "").partition(";")
         ctype = ctype.strip().lower()
-        charset = params.strip().lower()
-        if charset and charset.replace(" ", "").replace('"', "") != "charset=utf-8":
-            raise Rejected(400, f"unsupported charset {charset[:40]!r}")
+        check_charset(params)
         url = public_request_url(self.tw.public_url, request.scope)
         settings_header = request.headers.get(SIGNATURE_SETTINGS_HEADER)
         if ctype == "application/json":  # Twilio signs JSON bodies through a bodySHA256 query parameter
             if "bodySHA256" not in parse_qs(request.scope.get("query_string", b"").decode("latin-1")):
                 raise Rejected(400, "JSON body without bodySHA256")
-            text = _utf8(body)
+            text = utf8(body)
             if problem := self.verifier.problem(url, text, signature, settings_header):
                 raise Rejected(403, problem)
             raise Rejected(400, "JSON bodies are not supported here: Twilio sends messaging webhooks as forms")
         if ctype != FORM:
             raise Rejected(400, f"content type must be {FORM}, not {ctype[:60]!r}")
-        try:
-            pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict",
-                              max_num_fields=MAX_FIELDS)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise Rejected(400, f"malformed form ({exc.__class__.__name__})") from None
-        form = ImmutableMultiDict(pairs)
+        form = parse_form(body)
         if problem := self.verifier.problem(url, form, signature, settings_header):
             raise Rejected(403, problem)
         return form
@@ -183,15 +113,14 @@ class TwilioWebhooks:
     def inbound(self, form: ImmutableMultiDict) -> None:
         """Store the message (accepted or denied) and schedule its turn or its notice; never raises Rejected
         after storing. Malformed forms raise Rejected(400) before anything is stored."""
-        msg = _message(form)
+        msg = inbound_message(form)
         address = whatsapp_address(msg.sender)
         if address is None:  # an SMS number, a group or channel id: never triggers anything
             self._deny(msg, "not a WhatsApp number")
             return
-        who = standing(self.store, address, self.tw.owners)
+        who = standing(self.store, CHANNEL, address, self.inlet.owners)  # the access check: standing decided once
         msg = InboundMessage(channel=CHANNEL, sender=address, text=msg.text, external_id=msg.external_id,
-                             media=msg.media, media_types=msg.media_types,
-                             standing="owner" if who == "owner" else "guest")
+                             media=msg.media, media_types=msg.media_types, standing=message_standing(who))
         if who not in ("owner", "allowed"):
             self._stranger(msg, who)
             return
@@ -214,15 +143,13 @@ class TwilioWebhooks:
                          f"That message is too long for me ({len(msg.text):,} characters; my limit is "
                          f"{self.tw.max_body_chars:,}). Please send it in shorter parts.")
             return
-        inbox_id, created = self.claw.agent.submit(msg)
+        inbox_id, created = self.inlet.submit(msg)
         if not created:  # a retried webhook: the first delivery already counted
             self.limiter.refund(address)
             return
         released = self.store.outbox_release_held(CHANNEL, address)
         if released:
-            self.store.outbox_add(OutboundMessage(channel=CHANNEL, recipient=address, text=held_note(released),
-                                                  inbox_id=inbox_id))
-            self.claw.outbox.wake()
+            self.notifier.send(CHANNEL, address, held_note(released), inbox_id=inbox_id)
 
     def _stranger(self, msg: InboundMessage, who: str) -> None:
         reason = {"denied": "sender denied by the owner", "pending": "sender awaiting approval"}.get(
@@ -230,12 +157,10 @@ class TwilioWebhooks:
         inbox_id, created = self._deny(msg, reason)
         if not created or not self.tw.pairing or who == "denied":
             return
-        code = issue_code(self.store, msg.sender, self.tw.pairing_seconds)
+        code = issue_code(self.store, CHANNEL, msg.sender, self.tw.pairing_seconds)
         if code is not None:
             log.info("pairing code issued to %s", mask(msg.sender))
-            self.store.outbox_add(OutboundMessage(channel=CHANNEL, recipient=msg.sender, inbox_id=inbox_id,
-                                                  text=code_reply(code, self.tw.pairing_seconds)))
-            self.claw.outbox.wake()
+            self.notifier.send(CHANNEL, msg.sender, code_reply(code, self.tw.pairing_seconds), inbox_id=inbox_id)
 
     def _deny(self, msg: InboundMessage, reason: str) -> tuple[int, bool]:
         inbox_id, created = store_denied(self.store, msg, reason)
@@ -245,12 +170,11 @@ class TwilioWebhooks:
 
     def _notice(self, address: str, kind: str, inbox_id: int, text: str) -> None:
         if self.notices.take((address, kind)):
-            self.store.outbox_add(OutboundMessage(channel=CHANNEL, recipient=address, text=text, inbox_id=inbox_id))
-            self.claw.outbox.wake()
+            self.notifier.send(CHANNEL, address, text, inbox_id=inbox_id)
 
     # status callbacks -------------------------------------------------------------------------
     def status(self, form: ImmutableMultiDict) -> None:
-        sid, status = _single(form, "MessageSid"), _single(form, "MessageStatus")
+        sid, status = single(form, "MessageSid"), single(form, "MessageStatus")
         if not sid or not status:
             raise Rejected(400, "status callback without MessageSid or MessageStatus")
         mapped = status_from_callback(form)
@@ -259,7 +183,7 @@ class TwilioWebhooks:
         found = self.store.outbox_set_status(sid, mapped[0], mapped[1])
         if not found:  # may be ahead of the dispatcher recording the sid: it applies it once it has
             log.info("status callback %s for a MessageSid not recorded yet: %s", status, sid)
-            self.claw.outbox.note_status(sid, mapped[0], mapped[1])
+            self.inlet.note_status(sid, mapped[0], mapped[1])
 
 
 def held_note(count: int) -> str:
@@ -268,49 +192,9 @@ def held_note(count: int) -> str:
             "your last message.)")
 
 
-def store_denied(store: Store, msg: InboundMessage, reason: str) -> tuple[int, bool]:
+def store_denied(store: InletStore, msg: InboundMessage, reason: str) -> tuple[int, bool]:
     """Store a message that must never reach the agent, with why."""
     return store.inbox_add(msg, status="denied", error=reason)
-
-
-def _utf8(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Rejected(400, "body is not UTF-8") from None
-
-
-def _single(form: ImmutableMultiDict, key: str, limit: int = MAX_FIELD_CHARS) -> str | None:
-    values = form.getlist(key)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise Rejected(400, f"{key} given {len(values)} times")
-    if len(values[0]) > limit:
-        raise Rejected(400, f"{key} longer than {limit} characters")
-    return values[0]
-
-
-def _message(form: ImmutableMultiDict) -> InboundMessage:
-    """The InboundMessage of a verified inbound form; Rejected(400) when a field is missing or absurd."""
-    sender, sid = _single(form, "From", 128), _single(form, "MessageSid", 64)
-    body = _single(form, "Body", 1 << 20)
-    if not sender or not sid or body is None:
-        raise Rejected(400, "missing From, MessageSid or Body")
-    if not _SID.fullmatch(sid):
-        raise Rejected(400, "malformed MessageSid")
-    count_text = _single(form, "NumMedia", 8) or "0"
-    if not count_text.isdigit() or int(count_text) > MAX_MEDIA:
-        raise Rejected(400, f"NumMedia must be 0..{MAX_MEDIA}")
-    media, types = [], []
-    for n in range(int(count_text)):
-        url, ctype = _single(form, f"MediaUrl{n}"), _single(form, f"MediaContentType{n}", 200)
-        if not url or not _MEDIA_URL.fullmatch(url):
-            raise Rejected(400, f"MediaUrl{n} missing or not a URL")
-        media.append(url)
-        types.append((ctype or "application/octet-stream").strip().lower())
-    return InboundMessage(channel=CHANNEL, sender=sender.strip(), text=body, external_id=sid,
-                          media=tuple(media), media_types=tuple(types))
 
 
 def _twiml(doctor: bool = False) -> Response:
@@ -318,13 +202,14 @@ def _twiml(doctor: bool = False) -> Response:
     return Response(content=TWIML_EMPTY, media_type="text/xml", headers=headers)
 
 
-def twilio_router(claw: Claw, *, shared_keys: Sequence[str] | None = None,
+def twilio_router(inlet: WhatsAppInlet, *, shared_keys: Sequence[str] | None = None,
                   hooks: TwilioWebhooks | None = None) -> APIRouter:
     """`POST /twilio/whatsapp` (inbound messages) and `POST /twilio/status` (delivery callbacks).
 
-    `shared_keys`: secrets of Twilio webhook SharedKeys (HMAC-SHA256 signing), default from the settings;
-    `hooks`: a prepared TwilioWebhooks (tests inject a clock through it)."""
-    hooks = hooks or TwilioWebhooks(claw, shared_keys)
+    `inlet`: what the handler may reach (see whatsapp_inlet); `shared_keys`: secrets of Twilio webhook
+    SharedKeys (HMAC-SHA256 signing), default from the settings; `hooks`: a prepared TwilioWebhooks (tests inject
+    a clock through it)."""
+    hooks = hooks or TwilioWebhooks(inlet, shared_keys)
     router = APIRouter()
 
     # Plain Starlette routes (add_route): these endpoints take the raw request and need none of FastAPI's
