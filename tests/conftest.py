@@ -14,6 +14,7 @@ from claw.config import Settings
 from claw.runtime import Claw
 from devices.sim.home import SimHome, random_loopback_base
 from memory.store import Store
+from tests.fakes.openai_server import ScriptedOpenAI
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +81,11 @@ async def running_claw(home: SimHome, tmp_path: Path, **overrides: object) -> As
 async def claw(home: SimHome, tmp_path: Path) -> AsyncIterator[Claw]:
     async with running_claw(home, tmp_path) as c:
         yield c
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedOpenAI]:
+    """A scripted OpenAI-compatible model on loopback (empty script: it answers "ok"); tests push their steps."""
+    server = ScriptedOpenAI().start()
+    yield server
+    server.stop()

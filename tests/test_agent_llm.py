@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,6 @@ StartClaw = Callable[[LLMSettings], Awaitable[Claw]]
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    """A scripted model with an empty script (it answers "ok"); tests push their steps before asking."""
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

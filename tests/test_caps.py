@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,6 @@ OWNER = "owner"
 HUGE = "This sentence is part of an answer that never ends. " * 20_000  # ~1,000,000 characters
 
 StartClaw = Callable[..., Awaitable[Claw]]
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,6 @@ from tests.fakes.openai_server import ScriptedOpenAI, call, calls, reply
 
 OWNER = "owner"
 GUEST = "whatsapp:+15550001111"  # not in twilio.owners: a guest
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,6 @@ CASUAL = Voice(name="Claw", formal=False, concise=False)
 def home(shared_home: SimHome) -> SimHome:
     shared_home.reset()
     return shared_home
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

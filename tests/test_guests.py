@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,6 @@ FACTS_CLOSE = "<<end untrusted remembered facts>>"
 def home(shared_home: SimHome) -> SimHome:
     shared_home.reset()
     return shared_home
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

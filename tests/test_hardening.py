@@ -154,13 +154,6 @@ async def test_web_chat_uses_the_same_configurable_cap(home: SimHome, tmp_path: 
 
 
 @pytest.fixture
-def scripted() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def llm_claw(home: SimHome, tmp_path: Path, scripted: ScriptedOpenAI) -> AsyncIterator[Claw]:
     async with running_claw(home, tmp_path, llm=LLMSettings(base_url=scripted.base_url, model="m")) as c:
         yield c

@@ -10,7 +10,7 @@ from claw.agent.policy import is_no, is_yes
 from claw.agent.recovery import resumed_confirmation
 from claw.agent.wording import outcome_reply, with_prompt
 from claw.events import TurnResult, Voice
-from claw.intents.plan import Plan, Step
+from claw.intents.types import Plan, Step
 from claw.permissions import may
 from claw.replies import conversation as replies_flow
 from claw.replies import local as replies

@@ -6,8 +6,8 @@ from claw.agent.actuator import Actuator, TurnContext
 from claw.agent.facts import memory_op
 from claw.agent.wording import outcome_reply, with_prompt
 from claw.events import TurnResult, Voice
-from claw.intents.plan import Plan
 from claw.intents.relative import RELATIVE, resolve_relative
+from claw.intents.types import Plan
 from claw.replies import local as replies
 from devices.registry import Registry
 from memory.store import Store

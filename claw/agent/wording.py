@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from claw.agent.actuator import Outcome
 from claw.events import Voice
-from claw.intents.plan import Plan
+from claw.intents.types import Plan
 from claw.replies import local as replies
 from devices.models import Device
 

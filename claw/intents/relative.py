@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from claw.intents.plan import Plan, Step
+from claw.intents.types import Plan, Step
 
 RELATIVE = ("volume_relative", "brightness_relative")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from claw.channels.whatsapp.numbers import mask
 from claw.events import Voice
-from claw.intents.plan import Plan, Query, Step
+from claw.intents.types import Plan, Query, Step
 from claw.intents.vocab import COLORS, label
 from claw.permissions import Standing, may
 from claw.untrusted import shown_text
