@@ -388,7 +388,8 @@ def test_own_sentences_are_hassil_data_with_a_handler_for_every_intent(engine: I
 def test_the_sentences_ship_in_the_package() -> None:
     """pyproject's package-data for claw names every file under claw/intents/sentences (non-editable installs)."""
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["claw"]
-    files = [p.relative_to(ROOT / "claw").as_posix() for p in (ROOT / "claw/intents/sentences").iterdir()]
+    files = [p.relative_to(ROOT / "claw").as_posix() for p in (ROOT / "claw/intents/sentences").rglob("*")
+             if p.is_file()]
     assert "intents/sentences/en.yaml" in files
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
@@ -401,4 +402,23 @@ def test_an_intent_without_a_handler_is_refused(tmp_path: Path, monkeypatch: pyt
         "language: en\nintents:\n  ClawDance:\n    data:\n      - sentences: [dance]\n", encoding="utf-8")
     monkeypatch.setattr(engine_module.resources, "files", lambda package: tmp_path)
     with pytest.raises(ConfigError, match="ClawDance"):
+        own_sentences("en")
+
+
+def test_sentence_files_per_family_are_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sentences/en.yaml plus every sentences/en/*.yaml: one file per family of phrasings, merged in name order."""
+    (tmp_path / "sentences" / "en").mkdir(parents=True)
+    (tmp_path / "sentences" / "en.yaml").write_text(
+        "language: en\nintents:\n  ClawThanks:\n    data:\n      - sentences: [cheers]\n", encoding="utf-8")
+    (tmp_path / "sentences" / "en" / "b.yaml").write_text(
+        "language: en\nintents:\n  ClawThanks:\n    data:\n      - sentences: [ta]\n", encoding="utf-8")
+    (tmp_path / "sentences" / "en" / "a.yaml").write_text(
+        "language: en\nlists:\n  things:\n    values: [x]\n", encoding="utf-8")
+    monkeypatch.setattr(engine_module.resources, "files", lambda package: tmp_path)
+    merged = own_sentences("en")
+    assert merged is not None and merged["lists"] == {"things": {"values": ["x"]}}
+    sentences = [s for d in merged["intents"]["ClawThanks"]["data"] for s in d["sentences"]]
+    assert sentences == ["cheers", "ta"]
+    (tmp_path / "sentences" / "en" / "c.yaml").write_text("language: fr\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="c.yaml"):
         own_sentences("en")

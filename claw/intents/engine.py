@@ -41,17 +41,28 @@ _PLACE_IN_QUERY = re.compile(r"\b(on|in)\s+(the|my|our)\b", re.IGNORECASE)
 
 
 def own_sentences(language: str) -> dict[str, Any] | None:
-    """The claw's sentences for the language (sentences/<language>.yaml, hassil's format), or None."""
-    resource = resources.files("claw.intents") / "sentences" / f"{language}.yaml"
-    if not resource.is_file():
-        return None
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("language") != language:
-        raise ConfigError(f"{resource}: not hassil sentences for language {language!r}")
-    unmapped = sorted(set(data.get("intents") or {}) - set(HANDLERS))
-    if unmapped:
-        raise ConfigError(f"{resource}: no handler in claw.intents.plan for {', '.join(unmapped)}")
-    return data
+    """The claw's sentences for the language, hassil's format: sentences/<language>.yaml and every
+    sentences/<language>/*.yaml (one file per family of phrasings), merged in name order; None when none."""
+    folder = resources.files("claw.intents") / "sentences"
+    files = [folder / f"{language}.yaml"]
+    extra = folder / language
+    if extra.is_dir():
+        files += sorted((f for f in extra.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
+    merged: dict[str, Any] | None = None
+    for resource in files:
+        if not resource.is_file():
+            continue
+        data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("language") != language:
+            raise ConfigError(f"{resource}: not hassil sentences for language {language!r}")
+        unmapped = sorted(set(data.get("intents") or {}) - set(HANDLERS))
+        if unmapped:
+            raise ConfigError(f"{resource}: no handler in claw.intents.plan for {', '.join(unmapped)}")
+        if merged is None:
+            merged = data
+        else:
+            merge_dict(merged, data)
+    return merged
 
 
 @cache
