@@ -1,7 +1,9 @@
 """Local-tier turn latency through the real path (inbox -> intent -> device -> outbox) vs bare hassil.
 
 Usage: python bench/turns.py [--turns N]
-Prints p50/p99 per turn against the simulated home, and hassil's recognize_best on the same sentences.
+Prints, side by side in one run: p50/p99 per turn against the simulated home; hassil's recognize_best on the
+same sentences with the claw's sentences merged in; and recognize_best with Home Assistant's sentences alone.
+Issue targets: turn p50 <= 4x bare recognize_best; with the claw's sentences <= 1.3x HA's alone.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hassil import recognize_best  # noqa: E402
 
 from claw.config import Settings  # noqa: E402
 from claw.events import InboundMessage  # noqa: E402
+from claw.intents.engine import ha_only_intents  # noqa: E402
 from claw.runtime import Claw  # noqa: E402
 from devices.sim.home import SimHome, random_loopback_base  # noqa: E402
 
@@ -64,12 +67,17 @@ async def run(turns: int) -> None:
                 times.append((time.perf_counter() - t0) * 1000)
                 tiers[result.tier] = tiers.get(result.tier, 0) + 1
             engine = claw.intents
+            ha_alone = ha_only_intents(engine.language)
             bare: list[float] = []
-            for i in range(turns):
+            alone: list[float] = []
+            for i in range(turns):  # interleaved, so both see the same machine load
                 text = SENTENCES[i % len(SENTENCES)]
-                t0 = time.perf_counter()
-                recognize_best(text, engine.intents, slot_lists=engine.slot_lists)
-                bare.append((time.perf_counter() - t0) * 1000)
+                for intents, into in ((engine.intents, bare), (ha_alone, alone)):
+                    t0 = time.perf_counter()
+                    recognize_best(text, intents, slot_lists=engine.slot_lists,
+                                   intent_context={"area": {"value": "\x00home", "text": ""}},
+                                   language=engine.language, best_slot_name="name")
+                    into.append((time.perf_counter() - t0) * 1000)
         finally:
             await claw.stop()
             home.stop()
@@ -78,6 +86,11 @@ async def run(turns: int) -> None:
           f"p99 {pct(times, 99):.2f} ms  mean {statistics.fmean(times):.2f} ms")
     print(f"  bare hassil recognize_best:                     p50 {pct(bare, 50):.2f} ms  "
           f"p99 {pct(bare, 99):.2f} ms")
+    print(f"  recognize_best, HA's sentences alone:           p50 {pct(alone, 50):.2f} ms  "
+          f"p99 {pct(alone, 99):.2f} ms")
+    print(f"  ratios: turn / bare p50 {pct(times, 50) / pct(bare, 50):.2f}x (target <= 4x); "
+          f"claw+HA / HA alone p50 {pct(bare, 50) / pct(alone, 50):.2f}x, "
+          f"mean {statistics.fmean(bare) / statistics.fmean(alone):.2f}x (target <= 1.3x)")
 
 
 def main() -> None:

@@ -65,14 +65,25 @@ def own_sentences(language: str) -> dict[str, Any] | None:
     return merged
 
 
-@cache
-def _load(language: str) -> Intents:
-    """HA's sentences for the language (only the intents we map) merged with the claw's own; loaded once."""
+def _ha_data(language: str) -> dict[str, Any]:
+    """A copy of HA's sentences for the language, only the intents claw.intents.plan maps."""
     data = get_intents(language)
     if data is None:
         raise ConfigError(f"no Home Assistant intents for language {language!r}")
     data = copy.deepcopy(data)
     data["intents"] = {k: v for k, v in data["intents"].items() if k in _HA_INTENTS}
+    return data
+
+
+def ha_only_intents(language: str) -> Intents:
+    """HA's sentences alone (the intents we map), without the claw's: the baseline bench/turns.py compares."""
+    return Intents.from_dict(_ha_data(language))
+
+
+@cache
+def _load(language: str) -> Intents:
+    """HA's sentences for the language (only the intents we map) merged with the claw's own; loaded once."""
+    data = _ha_data(language)
     own = own_sentences(language)
     if own is not None:
         merge_dict(data, copy.deepcopy(own))  # data added per intent, lists extended or overridden
