@@ -1,9 +1,13 @@
 """Local-tier turn latency through the real path (inbox -> intent -> device -> outbox) vs bare hassil.
 
-Usage: python bench/turns.py [--turns N]
+Usage: python bench/turns.py [--turns N] [--no-memory] [--noop-ab BLOCKS]
 Prints, side by side in one run: p50/p99 per turn against the simulated home; hassil's recognize_best on the
 same sentences with the claw's sentences merged in; and recognize_best with Home Assistant's sentences alone.
 Issue targets: turn p50 <= 4x bare recognize_best; with the claw's sentences <= 1.3x HA's alone.
+The sentences mix commands that act, no-ops (the device is already so: read, nothing sent) and questions.
+--no-memory: the registry hands out no remembered state, so every command reads its device first.
+--noop-ab: in one process, blocks of 3 rounds alternate between no no-op check, the check, and the check
+without the memory (the first round of each block warms it up and is not counted); prints each mode's p50.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ SENTENCES = [
     "open the bedroom shade",
     "close the bedroom shade",
     "next track on the kitchen speaker",
+    # no-ops: the device already shows it (after the first round, so do the lamp, bedroom light, volume and
+    # thermostat settings above); the garage and the lock are read every time, a risky one asks nothing
+    "close the garage door",
+    "lock the front door",
+    # questions
+    "is the front door locked?",
+    "are any lights on?",
 ]
 
 
@@ -49,23 +60,27 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def run(turns: int) -> None:
+async def run(turns: int, memory: bool = True) -> None:
     home = SimHome.load(ip_base=random_loopback_base())
     home.start()
     with tempfile.TemporaryDirectory() as tmp:
         claw = Claw(Settings(_env_file=None, data_dir=Path(tmp)), devices=home.devices)  # type: ignore[call-arg]
         await claw.start(dispatch=False)
+        if not memory:
+            claw.registry.known_seconds = 0
         try:
             for text in SENTENCES:  # warm-up: first-use costs (connections, caches)
                 await claw.agent.ask(InboundMessage("bench", "bench", text, standing="owner"))
             times: list[float] = []
             tiers: dict[str, int] = {}
+            quiet = 0  # turns that sent no device command (no-ops and questions)
             for i in range(turns):
                 text = SENTENCES[i % len(SENTENCES)]
                 t0 = time.perf_counter()
                 result = await claw.agent.ask(InboundMessage("bench", "bench", text, standing="owner"))
                 times.append((time.perf_counter() - t0) * 1000)
                 tiers[result.tier] = tiers.get(result.tier, 0) + 1
+                quiet += not result.actions
             engine = claw.intents
             ha_alone = ha_only_intents(engine.language)
             bare: list[float] = []
@@ -81,7 +96,8 @@ async def run(turns: int) -> None:
         finally:
             await claw.stop()
             home.stop()
-    print(f"local-tier turns: {turns} over {len(SENTENCES)} sentences, tiers {tiers}")
+    print(f"local-tier turns: {turns} over {len(SENTENCES)} sentences, tiers {tiers}, "
+          f"{quiet} sent no command{'' if memory else ' (--no-memory)'}")
     print(f"  turn (inbox -> device done -> reply in outbox): p50 {pct(times, 50):.2f} ms  "
           f"p99 {pct(times, 99):.2f} ms  mean {statistics.fmean(times):.2f} ms")
     print(f"  bare hassil recognize_best:                     p50 {pct(bare, 50):.2f} ms  "
@@ -93,10 +109,54 @@ async def run(turns: int) -> None:
           f"mean {statistics.fmean(bare) / statistics.fmean(alone):.2f}x (target <= 1.3x)")
 
 
+async def noop_ab(blocks: int) -> None:
+    """The cost of no-op awareness, side by side under the same load (see the module's docstring)."""
+    import claw.agent.local as local
+    from claw.agent.satisfied import Checked, check_steps
+
+    async def unchecked(*args: object, **kwargs: object) -> Checked:
+        return Checked(args[4].steps)  # type: ignore[attr-defined]  # the plan
+
+    modes = {"no check": (unchecked, None), "check": (check_steps, None), "check, no memory": (check_steps, 0.0)}
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    home = SimHome.load(ip_base=random_loopback_base())
+    home.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        claw = Claw(Settings(_env_file=None, data_dir=Path(tmp)), devices=home.devices)  # type: ignore[call-arg]
+        await claw.start(dispatch=False)
+        default = claw.registry.known_seconds
+        try:
+            for _ in range(blocks):
+                for mode, (check, memory) in modes.items():
+                    local.check_steps = check  # type: ignore[assignment]
+                    claw.registry.known_seconds = default if memory is None else memory
+                    for i, text in enumerate(SENTENCES * 3):
+                        t0 = time.perf_counter()
+                        result = await claw.agent.ask(InboundMessage("bench", "bench", text, standing="owner"))
+                        if result.tier == "confirm":  # without the check, "close the garage door" asks
+                            await claw.agent.ask(InboundMessage("bench", "bench", "no", standing="owner"))
+                        if i >= len(SENTENCES):
+                            times[mode].append((time.perf_counter() - t0) * 1000)
+        finally:
+            local.check_steps = check_steps
+            await claw.stop()
+            home.stop()
+    print(f"no-op awareness A/B: {blocks} blocks x 2 counted rounds of {len(SENTENCES)} sentences per mode")
+    for mode, values in times.items():
+        print(f"  {mode:17s} turn p50 {pct(values, 50):.2f} ms  p90 {pct(values, 90):.2f} ms  "
+              f"mean {statistics.fmean(values):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=500)
-    asyncio.run(run(parser.parse_args().turns))
+    parser.add_argument("--no-memory", action="store_true", help="no remembered device states (read every time)")
+    parser.add_argument("--noop-ab", type=int, metavar="BLOCKS", help="the cost of no-op awareness, A/B")
+    args = parser.parse_args()
+    if args.noop_ab:
+        asyncio.run(noop_ab(args.noop_ab))
+    else:
+        asyncio.run(run(args.turns, memory=not args.no_memory))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from devices.commands import COMMANDS, validate
@@ -19,20 +22,42 @@ def normalize_name(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").replace("'s", "s").split())
 
 
-class Registry:
-    """Devices by stable id; rediscovery with the same id updates the entry, never duplicates it."""
+# How long a remembered state (the last one read, or the one a caller noted after a successful command) is
+# handed out by `known` (the default of Registry.known_seconds). Callers use it only to decide that a command
+# is still needed (README, "Performance": a stale entry can only cause one more command, as before it existed).
+KNOWN_SECONDS = 5.0
 
-    def __init__(self, drivers: dict[str, Driver], timeout: float = 5.0) -> None:
+
+@dataclass
+class _Known:
+    state: dict[str, Any]
+    at: float  # time.monotonic() when it was read or noted
+
+
+class Registry:
+    """Devices by stable id; rediscovery with the same id updates the entry, never duplicates it.
+
+    It also remembers each device's last known state for `known_seconds`: filled by every successful read and
+    by `note`, dropped on any error and whenever a command is sent (a read that started before a command and
+    ends after it is not remembered)."""
+
+    def __init__(self, drivers: dict[str, Driver], timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._drivers = drivers
         self._devices: dict[str, Device] = {}
         self.timeout = timeout
         self._listeners: list[Callable[[], None]] = []
+        self._clock = clock
+        self._known: dict[str, _Known] = {}
+        self.known_seconds = KNOWN_SECONDS  # 0: nothing remembered is handed out (bench/turns.py --no-memory)
+        self._sent: dict[str, int] = {}  # commands sent per device: a read spanning one is not remembered
 
     # inventory -------------------------------------------------------------------------------
     def add(self, device: Device) -> None:
         if device.driver not in self._drivers:
             raise DeviceError(f"no driver {device.driver!r} for {device.name}")
         self._devices[device.id] = device
+        self._known.pop(device.id, None)  # another address or driver: what was read from the old one is moot
         for listener in self._listeners:
             listener()
 
@@ -69,6 +94,27 @@ class Registry:
         return [d for d in self._devices.values()
                 if d.room and normalize_name(d.room) == r and (kind is None or d.kind == kind)]
 
+    # last known states --------------------------------------------------------------------------
+    def known(self, device_id: str) -> dict[str, Any] | None:
+        """The device's last known state if at most `known_seconds` old (a copy), else None. Never a
+        reason to skip a command: a caller may only use it to decide that one is still needed."""
+        entry = self._known.get(device_id)
+        if entry is None or self.known_seconds <= 0 or self._clock() - entry.at > self.known_seconds:
+            return None
+        return copy.deepcopy(entry.state)
+
+    def note(self, device_id: str, state: dict[str, Any]) -> None:
+        """Remember the state a successful command is expected to have left (the caller's prediction)."""
+        if device_id in self._devices:
+            self._known[device_id] = _Known(copy.deepcopy(state), self._clock())
+
+    def forget(self, device_id: str | None = None) -> None:
+        """Drop one device's last known state, or every device's."""
+        if device_id is None:
+            self._known.clear()
+        else:
+            self._known.pop(device_id, None)
+
     # I/O ------------------------------------------------------------------------------------
     def _driver(self, device: Device) -> Driver:
         return self._drivers[device.driver]
@@ -80,12 +126,23 @@ class Registry:
         capability = COMMANDS[command].capability
         if capability not in device.capabilities:
             raise UnsupportedCommand(f"{device.name} cannot {command.replace('_', ' ')}")
+        self._sent[device_id] = self._sent.get(device_id, 0) + 1
+        self._known.pop(device_id, None)
         await self._io(device, self._driver(device).execute(device, command, clean))
         return clean
 
     async def state(self, device_id: str) -> dict[str, Any]:
+        """Read the device's state now (and remember it, unless a command was sent meanwhile)."""
         device = self.get(device_id)
-        return await self._io(device, self._driver(device).state(device))
+        sent = self._sent.get(device_id, 0)
+        try:
+            state = await self._io(device, self._driver(device).state(device))
+        except BaseException:
+            self._known.pop(device_id, None)
+            raise
+        if self._sent.get(device_id, 0) == sent and isinstance(state, dict) and state.get("available", True):
+            self._known[device_id] = _Known(copy.deepcopy(state), self._clock())
+        return state
 
     async def states(self, device_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(device_ids)

@@ -89,6 +89,8 @@ CASES: list[tuple[str, str, str, str, object]] = [
      (S("climate:h", "set_temperature", temperature=21.0),)),
     ("HassClimateSetTemperature", "set the thermostat to 20", "called “thermostat”", "on the landing",
      (S("climate:l", "set_temperature", temperature=20.0),)),
+    ("ClawTemperatureStep", "turn the heating up", "Which thermostat do you mean", "the hallway one",
+     Query(("climate:h",), "temperature_relative")),
     ("HassMediaPause", "pause the speaker", "called “speaker”", "living room", (S("sonos:LR", "pause"),)),
     ("HassMediaPlayerMute", "mute the speaker", "called “speaker”", "kitchen speaker",
      (S("sonos:K", "set_mute", muted=True),)),

@@ -21,4 +21,5 @@ def memory_op(store: Store, ctx: TurnContext, op: str, text: str, voice: Voice) 
     facts = store.fact_search(text, sources=scope.sources, sender=scope.sender) if text.strip() else []
     if not facts:
         facts = store.fact_list(limit=10, sources=scope.sources, sender=scope.sender)
-    return replies.memory_reply("recall", [replies.recalled_line(f, ctx.standing) for f in facts], voice)
+    return replies.memory_reply("recall", [replies.recalled_line(f, ctx.standing) for f in facts], voice,
+                                about_me=not text.strip())

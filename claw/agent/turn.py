@@ -12,11 +12,13 @@ from claw.agent.confirm import Confirmations
 from claw.agent.llm_tier import LLMTier, Route
 from claw.agent.local import LocalTier
 from claw.agent.media import Images, fetch_attachments
+from claw.agent.questions import unmatched
 from claw.channels.access import Notify
 from claw.channels.base import Channel
 from claw.channels.notify import SYSTEM
 from claw.config import Settings
 from claw.events import Received, TurnResult, Voice
+from claw.intents.compound import gap_problem
 from claw.intents.engine import IntentEngine
 from claw.replies import conversation as replies_flow
 from claw.replies import local as replies
@@ -53,7 +55,7 @@ class TurnHandler:
         self.actuator = Actuator(store, registry, settings.safety)
         self.commands = Commands(store, soul, llm, settings, notify or _untold)
         self.confirmations = Confirmations(store, registry, soul, self.actuator)
-        self.local = LocalTier(store, registry, self.actuator)
+        self.local = LocalTier(store, registry, self.actuator, parse=intents.parse)
         self.model = None if llm is None else LLMTier(
             store=store, registry=registry, soul=soul, llm=llm, settings=settings, actuator=self.actuator,
             channels=self.channels, route=self.route)
@@ -83,16 +85,17 @@ class TurnHandler:
         if answered is not None:
             return answered
         plan = self.intents.parse(ctx.text, self.settings.default_area, sender=ctx.sender)
+        if plan is not None and self.model is not None and plan.slots.get("unreferred"):
+            plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
         if plan is not None:
             return await self.local.run(ctx, plan, voice)
         if self.model is not None:
             return await self.model.run(ctx, voice)
-        unknown = self.intents.unknown_target(ctx.text)
-        if unknown:
-            names = ", ".join(sorted({d.name for d in self.registry.all()})) or "none yet"
-            return TurnResult(reply=replies.problem_reply(
-                f"I don't know a device or room called “{unknown}”. I know: {names}.", voice), tier="intent")
-        return TurnResult(reply=replies.cannot_reply(voice, llm_available=False), tier="fallback")
+        split = self.intents.compound_gap(ctx.text, self.settings.default_area)  # "… and make me a sandwich"
+        if split is not None:  # part of it is a command: nothing is done, and the reply says which part
+            return TurnResult(reply=replies.problem_reply(gap_problem(*split), voice), tier="fallback")
+        # what was understood, the closest names, one example that works here (claw.agent.questions)
+        return unmatched(self.intents, self.registry, ctx.text, self.intents.unknown_target(ctx.text), voice)
 
     async def _with_media(self, ctx: TurnContext, images: Images, note: str | None, voice: Voice) -> TurnResult:
         """Pictures go to a vision-capable model; otherwise say so, and still act on any text."""

@@ -21,8 +21,12 @@ from hassil.util import merge_dict
 from home_assistant_intents import get_intents
 
 from claw.errors import ConfigError
+from claw.intents.compound import compound, gap
 from claw.intents.followup import FollowUps, answer
 from claw.intents.plan import HANDLERS, Plan, plan
+from claw.intents.questions import tidy_question
+from claw.intents.recent import Recent
+from claw.intents.scope import quantified, stray_words
 from claw.intents.vocab import domain_of, spoken_names
 from devices.models import Device
 
@@ -113,10 +117,12 @@ class IntentEngine:
 
     `followups` holds what each sender was last asked back (in memory, expiring; see claw.intents.followup)."""
 
-    def __init__(self, language: str = "en", *, followups: FollowUps | None = None) -> None:
+    def __init__(self, language: str = "en", *, followups: FollowUps | None = None,
+                 recent: Recent | None = None) -> None:
         self.language = language
         self._intents = _load(language)
         self.followups = followups if followups is not None else FollowUps()
+        self.recent = recent if recent is not None else Recent()
         self._lock = threading.Lock()
         self._devices: list[Device] = []
         self._slot_lists: dict[str, Any] = {}
@@ -180,6 +186,7 @@ class IntentEngine:
         for slot in ("name", "area"):
             entity = result.unmatched_entities.get(slot)
             words = entity.text.strip(" .!?,'\"") if entity is not None else ""
+            words = stray_words(words)  # "every", "all the rooms", "house": never a device (claw.intents.scope)
             if words and len(words.split()) <= 4:
                 return words
         return None
@@ -197,19 +204,24 @@ class IntentEngine:
         with self._lock:
             devices = self._devices
         found = answer(pending, text, devices, default_area) if pending is not None else None
-        if found is None:
-            found = self._parse(text, default_area, devices)
+        if found is None:  # "… and …": every half a local command, else the sentence as one (claw.intents.compound)
+            found = (compound(text, lambda half: self._parse(half, default_area, devices), devices, default_area)
+                     or self._parse(text, default_area, devices))
         elif pending is not None:
             log.debug("follow-up %s %s answered by %r -> %s", pending.intent, pending.slots, text, found)
+        if sender and found is not None:  # "turn it off", "a bit more": the sender's last command (claw.intents.recent)
+            found = self.recent.follow(sender, found, devices)
         if sender and found is not None and found.followup is not None:
             self.followups.put(sender, found.followup)
         return found
 
     def _parse(self, text: str, default_area: str | None, devices: list[Device]) -> Plan | None:
-        result = self.recognize(text, default_area)
+        result = self.recognize(tidy_question(text), default_area)  # "…locked right now?" -> "…locked?"
         if result is None:
             return None
         slots = slots_of(result)
+        if quantified(text, (e.text for e in result.entities_list)):  # "every light", "everywhere"
+            slots["all"] = True
         intent = result.intent.name
         if intent == "HassRespond" and slots.get("response") not in _RESPONDS:
             return None
@@ -225,6 +237,14 @@ class IntentEngine:
         found = plan(intent, slots, devices, default_area)
         log.debug("intent %s %s -> %s", intent, slots, found)
         return found
+
+
+    def compound_gap(self, text: str, default_area: str | None = None) -> tuple[list[str], list[str]] | None:
+        """For a sentence not understood as a whole: its parts that are local commands and those that are not."""
+        with self._lock:
+            devices = self._devices
+        text = " ".join(text.split())
+        return gap(text, lambda part: self._parse(part, default_area, devices), devices, default_area)
 
 
 def slots_of(result: RecognizeResult) -> dict[str, Any]:

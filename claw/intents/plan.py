@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from claw.intents.questions import QUESTION_HANDLERS
+from claw.intents.scope import everything, floor_problem, widen
 from claw.intents.types import FollowUp, MemoryOp, Plan, Query, Step
+from claw.intents.values import DELTA_SLOTS, step_delta, unreferred
 from claw.intents.vocab import (
     COLORS,
     DOMAIN_BY_KIND,
+    GENERIC_NAMES,
     SWITCHABLE,
     class_matches,
     clean_search,
@@ -55,6 +59,7 @@ def in_room(device: Device, area: str) -> bool:
 def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[str] | set[str],
              *, default_area: str | None, one_at_home: bool, verb: str, plural: bool = False) -> _Scope:
     name, area = slots.get("name"), slots.get("area")
+    default_area, one_at_home = widen(slots, default_area, one_at_home)  # "every light", "everywhere"
     device_class = slots.get("device_class")
     noun = noun_for(domains, device_class)
     none = f"There are no {pluralize(noun)}" if plural else f"There is no {noun}"
@@ -65,6 +70,10 @@ def _resolve(slots: dict[str, Any], devices: list[Device], domains: frozenset[st
             return _Scope([], f"I don't know a device called “{name}”.")
         if area:
             found = [d for d in found if in_room(d, area)]
+            if not found and want.removesuffix("s") in GENERIC_NAMES and slots.get("name_domain") in domains:
+                rest = {k: v for k, v in slots.items() if k not in ("name", "name_domain")}  # "the bedroom lamp"
+                return _resolve(rest, devices, {slots["name_domain"]}, default_area=default_area,
+                                one_at_home=one_at_home, verb=verb, plural=plural)
             if not found:
                 return _Scope([], f"There is no {name} in the {area}.")
         fitting = [d for d in found if domain_of(d) in domains]
@@ -163,6 +172,8 @@ def _turn(intent: str, slots: dict[str, Any], devices: list[Device], default_are
     the safe direction (off, lock, close) applies to every device; the other asks which one."""
     on = intent == "HassTurnOn"
     domain = slots.get("domain")
+    if slots.get("everything") or not (domain or slots.get("name") or slots.get("device_class")):
+        return everything(intent, slots, devices, default_area)  # never unlocks or opens (claw.intents.scope)
     domains = {domain} if domain else SWITCHABLE
     verb = "be switched " + ("on" if on else "off")
     one_at_home = on != (domain == "lock")
@@ -259,19 +270,28 @@ def _volume(intent: str, slots: dict[str, Any], devices: list[Device], default_a
                 "change volume", checked="volume")
 
 
-def _volume_relative(intent: str, slots: dict[str, Any], devices: list[Device],
-                     default_area: str | None) -> Plan:
-    step = slots.get("volume_step", "up")
-    delta = 10 if step == "up" else -10 if step == "down" else int(step)
-    slots = {**slots, "volume_delta": delta}
-    found = _act(intent, slots, devices, default_area, {"media_player"}, "set_volume", {}, "change volume")
-    if found.problem:
-        return found
-    return Plan(intent, query=Query(tuple(s.device_id for s in found.steps), "volume_relative"), slots=slots)
+def _relative(quantity: str, domain: str, command: str, verb: str) -> Handler:
+    """A handler for "louder", "a bit brighter", "warmer": a query for the targets' states, which
+    claw.intents.relative turns into absolute steps; the step from claw.intents.values (`<quantity>_step`
+    up/down or a number, `step_size`). Lights in several rooms all step, unless the sentence named no
+    room (`one`); a speaker or thermostat is asked for when several could be meant."""
+    def handler(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+        change = step_delta(quantity, slots.get(f"{quantity}_step", "up"), slots.get("step_size"))
+        slots = {**slots, DELTA_SLOTS[quantity]: change}
+        found = _act(intent, slots, devices, default_area, {domain}, command, {}, verb,
+                     one_at_home=domain != "light" or bool(slots.get("one")))
+        if found.problem:
+            return found
+        return Plan(intent, query=Query(tuple(s.device_id for s in found.steps), f"{quantity}_relative"),
+                    slots=slots)
+    return handler
+
+
+_volume_relative = _relative("volume", "media_player", "set_volume", "change volume")
 
 
 def _search_play(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
-    favorite = clean_search(str(slots.get("search_query") or ""))
+    favorite = clean_search(str(slots.get("search_query") or ""), typed=bool(slots.get("media_class")))
     slots = {**slots, "favorite": favorite}
     if not favorite:
         return Plan(intent, problem="Which favourite should I play?", slots=slots)
@@ -292,19 +312,14 @@ def _memory(intent: str, slots: dict[str, Any], devices: list[Device], default_a
     return Plan(intent, memory=MemoryOp(op, text), slots=slots)
 
 
-BRIGHTNESS_STEP = 25
+_brightness_relative = _relative("brightness", "light", "set_brightness", "change brightness")
+_temperature_relative = _relative("temperature", "climate", "set_temperature", "set a temperature")
 
 
-def _brightness_relative(intent: str, slots: dict[str, Any], devices: list[Device],
-                         default_area: str | None) -> Plan:
-    """"dim the kitchen light": a query for the lights' states, resolved into set_brightness steps."""
-    delta = BRIGHTNESS_STEP if slots.get("brightness_step") == "up" else -BRIGHTNESS_STEP
-    slots = {**slots, "brightness_delta": delta}
-    found = _act(intent, slots, devices, default_area, {"light"}, "set_brightness", {}, "change brightness",
-                 one_at_home=False)
-    if found.problem:
-        return found
-    return Plan(intent, query=Query(tuple(s.device_id for s in found.steps), "brightness_relative"), slots=slots)
+def _again(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
+    """"turn it off", "a bit more", "and the kitchen too" with no recent command of this sender's to refer
+    to (claw.intents.recent fills them in when there is one): a question, nothing is done."""
+    return Plan(intent, problem=unreferred(slots), slots={**slots, "unreferred": True})  # an LLM may know
 
 
 def _plain(intent: str, slots: dict[str, Any], devices: list[Device], default_area: str | None) -> Plan:
@@ -319,7 +334,9 @@ HANDLERS: dict[str, Handler] = {
     "HassSetVolumeRelative": _volume_relative, "HassMediaPlayerMute": _media, "HassMediaPlayerUnmute": _media,
     "HassMediaSearchAndPlay": _search_play, "HassSetPosition": _position, "HassNevermind": _plain,
     "HassRespond": _plain, "ClawThanks": _plain, "ClawLightStep": _brightness_relative,
+    "ClawTemperatureStep": _temperature_relative, "ClawAgain": _again,
     "ClawRemember": _memory, "ClawRecall": _memory, "ClawForget": _memory,
+    **QUESTION_HANDLERS,  # ClawQuestion, ClawHelp (claw.intents.questions)
 }
 
 
@@ -335,6 +352,8 @@ def plan(intent_name: str, slots: dict[str, Any], devices: list[Device],
     """
     handler = HANDLERS.get(intent_name)
     slots = {k: v for k, v in slots.items() if v is not None and v != ""}
+    if "scope_floor" in slots:  # "turn off the lights downstairs": rooms carry no floor
+        return Plan(intent_name, problem=floor_problem(slots["scope_floor"], devices), slots=slots)
     if handler is None:
         return Plan(intent_name, problem="I understood that, but I can't do it on my own yet.", slots=slots)
     try:

@@ -17,10 +17,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Query:
-    """A question about device state. `what`: "state", "temperature" or "volume_relative".
+    """A question about device state. `what`: "state", "temperature" or "volume_relative"; the claw's own
+    questions (claw.intents.questions) also ask "volume", "humidity", "brightness", "position", "level" (what
+    a device is set to) and "room" (every device in a room, with its state).
 
-    `expect` is the state asked about ("on", "off", "locked", "unlocked", "open", "closed", ...) and
-    `mode` how to answer: "one" (describe), "one_yesno", "any", "all", "which", "how_many".
+    `expect` is the state asked about ("on", "off", "locked", "unlocked", "open", "closed", "playing", ...)
+    and `mode` how to answer: "one" (describe), "one_yesno", "any", "all", "which", "how_many".
     For "volume_relative" the agent reads the speakers' states and calls resolve_relative(plan, states).
     """
 
@@ -61,3 +63,6 @@ class Plan:
     problem: str | None = None
     slots: dict[str, Any] = field(default_factory=dict, hash=False)
     followup: FollowUp | None = None
+    # Owner-facing sentences said after what was done (claw.intents.scope: what "everything" left alone;
+    # claw.intents.compound: what one half of "… and …" could not do).
+    notes: tuple[str, ...] = ()

@@ -29,6 +29,9 @@ COLORS: dict[str, tuple[int, int, int]] = {
 }
 PLAY_FILLER = frozenset({"my", "our", "the", "some", "a", "an", "favourite", "favorite", "favourites",
                           "favorites", "fave", "fav", "playlist", "station", "please"})
+# A device alias that is only a noun ("lamp"): "the bedroom lamp" means the bedroom's lights, not that device.
+GENERIC_NAMES = frozenset({"lamp", "light", "speaker", "thermostat", "blind", "shade", "curtain", "shutter", "lock"})
+MEDIA_TYPES = frozenset({"playlist", "playlists", "station", "album", "please"})
 
 
 def domain_of(device: Device) -> str:
@@ -96,10 +99,15 @@ def kelvin_to_rgb(kelvin: float) -> list[int]:
     return [int(max(0, min(255, round(v)))) for v in (r, g, b)]
 
 
-def clean_search(text: str) -> str:
-    """Turn "my jazz favourite" / "some jazz playlist" into the favourite's name ("jazz")."""
+def clean_search(text: str, typed: bool = False) -> str:
+    """Turn "my jazz favourite" / "some jazz playlist" into the favourite's name ("jazz"). When every word
+    is a filler but the sentence said what it is ("My Favorites playlist", `typed`: HA's media_class), the
+    name is those words without the type and a leading article ("My Favorites")."""
     words = [w for w in re.sub(r"[^\w\s'&-]", " ", text).split()]
     kept = [w for w in words if w.lower() not in PLAY_FILLER]
+    if not kept and (typed or any(w.lower() in MEDIA_TYPES for w in words)):
+        kept = [w for w in words if w.lower() not in MEDIA_TYPES]
+        kept = kept[1:] if kept and kept[0].lower() in ("the", "a", "an", "some") else kept
     if len(kept) > 1 and kept[-1].lower() == "music":
         kept = kept[:-1]
     return " ".join(kept)

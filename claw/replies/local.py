@@ -272,8 +272,9 @@ def error_reply(device_name: str, error_text: str, voice: Voice) -> str:
     return f"That didn't work on {device_name}: {error_text}."
 
 
-def memory_reply(op: str, facts: list[str] | int, voice: Voice) -> str:
-    """Acknowledge remember/forget, or list what was recalled (facts), or how many were forgotten (int)."""
+def memory_reply(op: str, facts: list[str] | int, voice: Voice, *, about_me: bool = False) -> str:
+    """Acknowledge remember/forget, or list what was recalled (facts), or how many were forgotten (int).
+    `about_me`: the recall asked for everything ("what do you know about me?"), not about a topic."""
     formal, concise = voice.formal, voice.concise
     count = facts if isinstance(facts, int) else len(facts)
     if op == "remember":
@@ -292,6 +293,9 @@ def memory_reply(op: str, facts: list[str] | int, voice: Voice) -> str:
         if isinstance(facts, int):
             return (f"I have {count} item{'s' if count != 1 else ''} on record." if formal
                     else f"I know {count} thing{'s' if count != 1 else ''} about that.")
+        if not facts and about_me:  # say plainly that nothing is stored (after a forget, too)
+            return ("I have nothing on record about you at present." if formal
+                    else "Nothing is stored about you right now.")
         if not facts:
             return ("I have nothing on record about that yet." if formal
                     else "I don't know anything about that yet.")
@@ -312,24 +316,6 @@ def recalled_line(fact: dict[str, Any], standing: Standing) -> str:
     if source == "guest":
         return f"{shown_text(text, 300)} (told by a guest, {mask(fact.get('sender'))})"
     return f"{shown_text(text, 300)} (from a {shown_text(str(source), 20)})"
-
-
-def cannot_reply(voice: Voice, llm_available: bool) -> str:
-    """Neither tier could answer: without an LLM say what works locally and how to get more."""
-    name = voice.name
-    if llm_available:
-        if voice.formal:
-            return f"My apologies: {name} could not complete that request just now. Please try again shortly."
-        return "Sorry, I couldn't work that one out just now. Try again in a moment?"
-    examples = f"{EXAMPLES[0]}, {EXAMPLES[1]} or {EXAMPLES[2]}"
-    if voice.concise:
-        return (f"{name} can't do that without an LLM: configure one (see README). "
-                f"Simple commands work now, e.g. {EXAMPLES[0]}.")
-    if voice.formal:
-        return (f"I'm afraid {name} cannot do that on its own yet. I can handle simple requests such as "
-                f"{examples}. For anything more, please configure an LLM (see the README).")
-    return (f"I can't do that on my own yet: I'm {name}, and without an LLM I understand simple things like "
-            f"{examples}. To handle anything else, configure an LLM (see README).")
 
 
 def greeting(voice: Voice) -> str:
