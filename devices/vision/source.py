@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 from devices.errors import CameraUnavailable  # noqa: E402
 
 log = logging.getLogger(__name__)
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # OpenCV's own warnings (a backend that cannot open a URL): errors only
+# OpenCV's own warnings (a backend that cannot open a URL, on every reconnect): errors only
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 SourceKind = Literal["mjpeg", "rtsp", "snapshot"]
 OPEN_TIMEOUT = 5.0
