@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from claw.agent.loop import Agent
 from claw.agent.settler import Settler
 from claw.agent.turn import TurnHandler
-from claw.cameras.service import CameraService
 from claw.channels.base import Channel, LocalChannel
 from claw.channels.media import MediaStore, media_store_for
 from claw.channels.notify import Notifier
@@ -32,6 +31,7 @@ from memory.store import Store
 
 if TYPE_CHECKING:
     from claw.agent.llm import LLMClient
+    from claw.cameras.service import CameraService
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,11 @@ class Claw:
                                  owner_route=owner_route(settings), wake=self.outbox.wake,
                                  web_owner=settings.owner)
         self.agent = Agent(self.store, self.handler, self.notifier)
-        self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
+        self.cameras: CameraService | None = None  # OpenCV is imported only when there are cameras
+        if cameras:
+            from claw.cameras.service import CameraService
+
+            self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
         self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, delivery reconciliation): a crashed one is restarted

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,10 +19,11 @@ from devices.drivers.http import device_from_info
 from devices.drivers.sonos import describe
 from devices.errors import DeviceError
 from devices.models import Device
-from devices.sim.camera import SimCamera
-from devices.sim.camera_scene import SceneOptions
 from devices.sim.http_devices import SimGarage, SimHttpDevice, SimLight, SimLock, SimShade, SimThermostat
 from devices.sim.sonos import SonosHousehold, SonosSimPlayer
+
+if TYPE_CHECKING:
+    from devices.sim.camera import SimCamera  # imported when a home has a camera: it brings OpenCV and numpy
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,9 @@ class SimHome:
         specs = builtin_specs()
         for item in self.spec.devices:
             if item.type == "camera":
+                from devices.sim.camera import SimCamera
+                from devices.sim.camera_scene import SceneOptions
+
                 options = SceneOptions(seed=item.seed, visitor_every=item.visitor_every, rain=item.rain)
                 self.cameras[item.name] = SimCamera(self.ip_base, 0, item.name, options=options).start()
                 continue
