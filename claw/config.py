@@ -137,6 +137,12 @@ class VisionSettings(Section):
     motion_min_area: int = Field(24, ge=1)  # smallest moving area, in pixels of the 100-row motion picture
     keep_days: float = Field(10.0, gt=0)  # events and their pictures are deleted after this
     max_mb: float = Field(500.0, gt=0)  # the oldest pictures go first when they take more than this
+    # object detection on the motion (needs the vision extra): a local folder in save_pretrained's layout with an
+    # AutoModelForObjectDetection (RT-DETR, YOLOS, DETR…); unset: motion alone makes a visit
+    detector_path: Path | None = None
+    detect_labels: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bicycle", "motorcycle",
+                                                             "dog", "cat", "package"])
+    min_score: float = Field(0.5, gt=0, le=1)
 
 
 class SettingsOnly(PydanticBaseSettingsSource):
@@ -325,6 +331,8 @@ visit_gap = 40       # motion within this many seconds is the same visit: one al
 cooldown = 120       # no new alert this soon after the last alerted visit of the same camera
 keep_days = 10       # events and snapshots are deleted after this
 max_mb = 500         # and the oldest snapshots go first above this size
+# detector_path = "/var/lib/homeclaw/models/rtdetr_r18"   # object detection on motion (pip install 'homeclaw[vision]')
+# detect_labels = ["person", "car", "package"]             # a visit needs one of these; others are ignored
 
 [safety]
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from claw.cameras.wording import alert_text, status_text
 from claw.channels.media import MediaStore
@@ -28,6 +29,9 @@ from devices.vision.watcher import (
     WatchOptions,
 )
 from memory.store import Store
+
+if TYPE_CHECKING:
+    from devices.vision.detector import Detector
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class CameraService:
         self._open: dict[str, int] = {}  # camera -> event id of its visit under way
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._detector: Detector | None = None
+        self._detector_lock = threading.Lock()
         self.handled: list[WatchEvent] = []  # the last events handled, newest last (status and tests)
 
     def __bool__(self) -> bool:
@@ -63,6 +69,20 @@ class CameraService:
         supervisor.start("camera-retention", lambda: self.retention_loop(stop))
 
     # one camera ---------------------------------------------------------------------------------------------
+    def detector(self) -> Detector | None:
+        """The detection model, loaded once for every camera (blocking: call it off the event loop)."""
+        vision = self.settings.vision
+        if vision.detector_path is None:
+            return None
+        with self._detector_lock:
+            if self._detector is None:
+                from devices.vision.detector import Detector, DetectorConfig
+
+                self._detector = Detector(DetectorConfig(Path(vision.detector_path), tuple(vision.detect_labels),
+                                                         vision.min_score))
+                log.info("detector loaded from %s", vision.detector_path)
+            return self._detector
+
     def make_watcher(self, name: str) -> CameraWatcher:
         """A watcher for this camera that continues the visit that was under way when the claw stopped, if any."""
         cam, vision = self.cameras[name], self.settings.vision
@@ -73,8 +93,9 @@ class CameraService:
                               masks=tuple(tuple(p) for p in cam.masks),
                               zones={k: tuple(v) for k, v in cam.zones.items()})
         options = WatchOptions(fps=cam.fps, offline_after=vision.offline_after)
+        detector = self.detector()
         return CameraWatcher(name, lambda: self._source(cam), self._from_thread, options=options, motion=motion,
-                             grouper=grouper, clock=self._clock)
+                             grouper=grouper, detector=detector.detect if detector else None, clock=self._clock)
 
     def _source(self, cam: CameraSettings) -> FrameSource:
         url = cam.detect_url or cam.url
@@ -96,7 +117,7 @@ class CameraService:
         """Run the camera's watcher in its own thread until `stop`; a crash of the watcher raises here (the
         supervisor restarts it)."""
         loop = self._loop = asyncio.get_running_loop()
-        watcher = self.watchers[name] = self.make_watcher(name)
+        watcher = self.watchers[name] = await asyncio.to_thread(self.make_watcher, name)  # may load the model
         thread_stop = threading.Event()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -159,9 +180,10 @@ class CameraService:
         media: tuple[str, ...] = ()
         if alert and event.jpeg and self.media is not None:  # the copy the channels serve (signed URLs)
             media = (str(self.media.save(event.jpeg, "image/jpeg").path),)
-        text = alert_text(self._label(event.camera), event.t, event.zones)
+        text = alert_text(self._label(event.camera), event.t, event.zones, [label for label, _ in event.labels])
         event_id, ids = self.notifier.camera_event(
             event.camera, event.t, text, media=media, alert=alert, boxes=event.boxes, zones=event.zones,
+            labels=[{"label": label, "score": score} for label, score in event.labels],
             snapshot=str(snapshot) if snapshot else None)
         self._open[event.camera] = event_id
         log.info("camera %s: visit %d started%s", event.camera, event_id, " (alert queued)" if ids else "")

@@ -11,8 +11,10 @@ def clock_time(t: float) -> str:
 
 
 def alert_text(camera: str, t: float, zones: Sequence[str] = (), labels: Sequence[str] = ()) -> str:
-    """"Motion at the front door camera (front garden) at 14:03:12." (a person, a car … once a detector names it)."""
-    what = " and ".join(dict.fromkeys(labels)).capitalize() if labels else "Motion"
+    """"Motion at the front door camera (front garden) at 14:03:12."; with a detector "Person and car at …"."""
+    names = list(dict.fromkeys(labels))
+    what = (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]).capitalize() \
+        if names else "Motion"
     where = f" in the {', '.join(zones)}" if zones else ""
     return f"{what} at the {camera}{where} at {clock_time(t)}."
 

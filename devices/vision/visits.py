@@ -92,6 +92,10 @@ class VisitGrouper:
             self.last_alert_end = visit.last_motion
         return [VisitEnded(visit.started, visit.last_motion)]
 
+    def cancel(self) -> None:
+        """Drop the visit just started: it was not worth one (the detector saw nothing wanted)."""
+        self.visit = None
+
     def reset_motion(self) -> None:
         """Forget the recent frames (after a reconnect the first frames only calibrate)."""
         self._recent.clear()

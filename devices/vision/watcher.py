@@ -9,7 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from devices.errors import CameraUnavailable
+from devices.vision.detector import Detection
 from devices.vision.motion import Box, MotionConfig, MotionDetector
 from devices.vision.snapshots import draw_boxes, encode_jpeg
 from devices.vision.source import Frame, FrameSource
@@ -28,6 +31,7 @@ class VisitBegan:
     zones: tuple[str, ...]
     alert: bool
     jpeg: bytes = field(repr=False)
+    labels: tuple[tuple[str, float], ...] = ()  # what the detector saw (label, score), best first; () without one
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class CameraStatus:
 
 WatchEvent = VisitBegan | VisitContinues | VisitOver | CameraStatus
 Sink = Callable[[WatchEvent], None]
+Detect = Callable[[np.ndarray, tuple[Box, ...]], list[Detection]]  # BGR frame, motion boxes -> wanted objects
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class WatchOptions:
     queue_size: int = 2  # frames waiting for the motion step; when full the oldest is dropped, never a backlog
     backoff_initial: float = 0.5  # reconnect waits: doubling from this up to backoff_max
     backoff_max: float = 10.0
+    detect_every: float = 0.5  # after a look that found nothing wanted, the detector rests this long (seconds)
 
 
 class CameraWatcher:
@@ -74,7 +80,7 @@ class CameraWatcher:
     def __init__(self, name: str, source: Callable[[], FrameSource], sink: Sink, *,
                  options: WatchOptions | None = None, motion: MotionConfig | None = None,
                  rules: VisitRules | None = None, grouper: VisitGrouper | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 detector: Detect | None = None, clock: Callable[[], float] = time.time) -> None:
         self.name = name
         self.options = options or WatchOptions()
         self._source_factory = source
@@ -82,6 +88,8 @@ class CameraWatcher:
         self.motion = MotionDetector(motion)
         self.grouper = grouper or VisitGrouper(rules)
         self._clock = clock
+        self.detector = detector  # None: motion alone starts a visit
+        self._detect_after = 0.0
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=self.options.queue_size)
         self._last_frame_at: float | None = None
         self._started_at = 0.0
@@ -173,12 +181,32 @@ class CameraWatcher:
         for change in changes:
             if isinstance(change, VisitStarted):
                 picture = frame.bgr() if frame is not None else None
-                jpeg = encode_jpeg(draw_boxes(picture, change.boxes)) if picture is not None else b""
-                self._emit(VisitBegan(self.name, change.t, change.boxes, change.zones, change.alert, jpeg))
+                boxes, labels = change.boxes, ()
+                if self.detector is not None:
+                    found = self._detect(picture, change)
+                    if not found:
+                        self.grouper.cancel()  # motion, but nothing worth a visit (a branch, a shadow)
+                        continue
+                    boxes, labels = tuple(d.box for d in found), tuple((d.label, round(d.score, 3)) for d in found)
+                names = [f"{label} {score:.0%}" for label, score in labels]
+                jpeg = encode_jpeg(draw_boxes(picture, boxes, names)) if picture is not None else b""
+                self._emit(VisitBegan(self.name, change.t, boxes, change.zones, change.alert, jpeg, labels))
             elif isinstance(change, VisitGoing):
                 self._emit(VisitContinues(self.name, change.t))
             elif isinstance(change, VisitEnded):
                 self._emit(VisitOver(self.name, change.started, change.last_motion))
+
+    def _detect(self, picture: np.ndarray | None, change: VisitStarted) -> list[Detection]:
+        if picture is None or self.detector is None or change.t < self._detect_after:
+            return []
+        try:
+            found = self.detector(picture, change.boxes)
+        except Exception:  # noqa: BLE001 - a detector failure must not stop the camera: this look found nothing
+            log.exception("camera %s: detection failed", self.name)
+            found = []
+        if not found:
+            self._detect_after = change.t + self.options.detect_every
+        return found
 
     def _check_online(self, now: float) -> None:
         last = self._last_frame_at
