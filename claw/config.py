@@ -125,6 +125,16 @@ class CameraSettings(Section):
     alerts: bool = True  # False: events are stored, the owner is not messaged
     masks: list[list[Point]] = Field(default_factory=list)  # polygons never watched (a street, a tree)
     zones: dict[str, list[Point]] = Field(default_factory=dict)  # named polygons events are reported in
+    alert_zones: list[str] = Field(default_factory=list)  # alert only when the motion stands in one (empty: anywhere)
+    alert_labels: list[str] = Field(default_factory=list)  # with a detector: alert only for these (empty: any wanted)
+    quiet_hours: str | None = Field(None, pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")  # "22:00-07:00": store, no alert
+
+    @model_validator(mode="after")
+    def _known_zones(self) -> CameraSettings:
+        unknown = sorted(set(self.alert_zones) - set(self.zones))
+        if unknown:
+            raise ValueError(f"alert_zones names zones this camera does not have: {', '.join(unknown)}")
+        return self
 
 
 class VisionSettings(Section):

@@ -42,9 +42,11 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) 
 
 
 @asynccontextmanager
-async def camera_claw(tmp_path: Path, camera: SimCamera, **vision: Any) -> AsyncIterator[Claw]:
+async def camera_claw(tmp_path: Path, camera: SimCamera, cam: dict[str, Any] | None = None,
+                      **vision: Any) -> AsyncIterator[Claw]:
     settings = make_settings(tmp_path, vision=VisionSettings(**{"visit_gap": 2.0, **vision}))
-    claw = Claw(settings, cameras=[CameraSettings(name="front door", url=camera.stream_url, room="front garden")])
+    claw = Claw(settings, cameras=[CameraSettings(name="front door", url=camera.stream_url, room="front garden",
+                                                  **(cam or {}))])
     await claw.start()
     try:
         await until(lambda: claw.cameras.watchers.get("front door") and claw.cameras.watchers["front door"].processed
@@ -107,6 +109,16 @@ async def test_a_second_visit_in_the_cooldown_is_stored_without_an_alert(tmp_pat
         assert first["alert"] == 1 and first["alerted_at"]
         assert second["alert"] == 0 and second["alerted_at"] is None
         assert len(alerts(claw)) == 1
+
+
+async def test_in_quiet_hours_the_visit_is_stored_without_an_alert(tmp_path: Path, camera: SimCamera) -> None:
+    hour = time.localtime().tm_hour
+    async with camera_claw(tmp_path, camera, cam={"quiet_hours": f"{hour:02d}:00-{(hour + 2) % 24:02d}:00"}) as claw:
+        camera.visitor()
+        [event] = await until(lambda: claw.store.camera_events(), "the event")
+        await asyncio.sleep(1.0)
+        assert event["alert"] == 0 and event["alerted_at"] is None and Path(event["snapshot"]).is_file()
+        assert alerts(claw) == []
 
 
 async def test_a_restarted_claw_continues_the_visit_under_way(tmp_path: Path, camera: SimCamera) -> None:

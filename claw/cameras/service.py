@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claw.cameras.rules import worth_alert
 from claw.cameras.wording import alert_text, status_text
 from claw.channels.media import MediaStore
 from claw.channels.notify import Notifier
@@ -176,7 +177,10 @@ class CameraService:
     def _began(self, event: VisitBegan) -> None:
         cam = self.cameras[event.camera]
         snapshot = self.snapshots.save(event.camera, event.t, event.jpeg) if event.jpeg else None
-        alert = event.alert and cam.alerts
+        worth, why = worth_alert(cam, event.t, event.zones, [label for label, _ in event.labels])
+        alert = event.alert and worth
+        if event.alert and not worth:
+            log.info("camera %s: visit stored without an alert (%s)", event.camera, why)
         media: tuple[str, ...] = ()
         if alert and event.jpeg and self.media is not None:  # the copy the channels serve (signed URLs)
             media = (str(self.media.save(event.jpeg, "image/jpeg").path),)
