@@ -108,6 +108,53 @@ class SafetySettings(Section):
         return self
 
 
+Point = tuple[float, float]  # x, y as fractions of the picture's width and height (0..1)
+
+
+class CameraSettings(Section):
+    """One camera: RTSP, MJPEG over HTTP or a JPEG snapshot URL (the kind is guessed from the URL when unset)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1)
+    kind: Literal["rtsp", "mjpeg", "snapshot"] | None = None
+    detect_url: str | None = None  # a low-resolution substream to watch instead of `url`
+    username: str | None = None
+    password: SecretStr | None = None  # secret
+    room: str | None = None
+    fps: float = Field(5.0, gt=0, le=30)  # frames watched per second at most
+    alerts: bool = True  # False: events are stored, the owner is not messaged
+    masks: list[list[Point]] = Field(default_factory=list)  # polygons never watched (a street, a tree)
+    zones: dict[str, list[Point]] = Field(default_factory=dict)  # named polygons events are reported in
+    alert_zones: list[str] = Field(default_factory=list)  # alert only when the motion stands in one (empty: anywhere)
+    alert_labels: list[str] = Field(default_factory=list)  # with a detector: alert only for these (empty: any wanted)
+    quiet_hours: str | None = Field(None, pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")  # "22:00-07:00": store, no alert
+
+    @model_validator(mode="after")
+    def _known_zones(self) -> CameraSettings:
+        unknown = sorted(set(self.alert_zones) - set(self.zones))
+        if unknown:
+            raise ValueError(f"alert_zones names zones this camera does not have: {', '.join(unknown)}")
+        return self
+
+
+class VisionSettings(Section):
+    """How cameras are watched and what is kept."""
+
+    offline_after: float = Field(20.0, gt=0)  # seconds without a picture before a camera is reported offline
+    visit_gap: float = Field(40.0, gt=0)  # motion within this many seconds of the last is the same visit
+    cooldown: float = Field(120.0, ge=0)  # no new alert this soon after an alerted visit of the same camera
+    motion_threshold: int = Field(20, ge=1, le=255)  # grey levels of change that count as motion
+    motion_min_area: int = Field(24, ge=1)  # smallest moving area, in pixels of the 100-row motion picture
+    keep_days: float = Field(10.0, gt=0)  # events and their pictures are deleted after this
+    max_mb: float = Field(500.0, gt=0)  # the oldest pictures go first when they take more than this
+    # object detection on the motion (needs the vision extra): a local folder in save_pretrained's layout with an
+    # AutoModelForObjectDetection (RT-DETR, YOLOS, DETR…); unset: motion alone makes a visit
+    detector_path: Path | None = None
+    detect_labels: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bicycle", "motorcycle",
+                                                             "dog", "cat", "package"])
+    min_score: float = Field(0.5, gt=0, le=1)
+
+
 class SettingsOnly(PydanticBaseSettingsSource):
     """A source reduced to the keys that name a setting: a .env file may hold other programs' variables
     (load_settings reports its unknown CLAW_* ones, with a suggestion)."""
@@ -144,6 +191,8 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    cameras: list[CameraSettings] = Field(default_factory=list)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -166,6 +215,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "claw.db"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.data_dir / "snapshots"
 
     @property
     def soul_file(self) -> Path:
@@ -271,6 +324,25 @@ port = 8000
 # window_policy = "hold"                 # outside WhatsApp's 24 h window: "hold" or "template"
 # template_content_sid = "HX..."         # an approved template with one variable, for window_policy = "template"
 # webhook_shared_keys = []               # secrets of Twilio Webhook Settings keys, if you use HMAC-SHA256
+
+# Cameras (repeat the block for each): RTSP, MJPEG over HTTP, or a JPEG snapshot URL.
+# [[cameras]]
+# name = "front door"
+# url = "rtsp://192.168.1.20:554/stream1"
+# detect_url = "rtsp://192.168.1.20:554/stream2"   # optional low-resolution substream, watched instead
+# username = "viewer"
+# password = ""                                    # secret
+# room = "front garden"
+# masks = [[[0.0, 0.0], [1.0, 0.0], [1.0, 0.1], [0.0, 0.1]]]   # ignore the top tenth (timestamp)
+
+[vision]
+offline_after = 20   # seconds without a picture before a camera is reported offline (and again when back)
+visit_gap = 40       # motion within this many seconds is the same visit: one alert per visit
+cooldown = 120       # no new alert this soon after the last alerted visit of the same camera
+keep_days = 10       # events and snapshots are deleted after this
+max_mb = 500         # and the oldest snapshots go first above this size
+# detector_path = "/var/lib/homeclaw/models/rtdetr_r18"   # object detection on motion (pip install 'homeclaw[vision]')
+# detect_labels = ["person", "car", "package"]             # a visit needs one of these; others are ignored
 
 [safety]
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid

@@ -1,4 +1,4 @@
-"""Wires one running claw from Settings: store, registry, drivers, soul, intents, LLM, agent, supervised workers."""
+"""Wires one running claw from Settings: store, registry, drivers, soul, intents, LLM, agent, cameras, workers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from claw.agent.loop import Agent
 from claw.agent.settler import Settler
 from claw.agent.turn import TurnHandler
 from claw.channels.base import Channel, LocalChannel
-from claw.channels.media import MediaStore
+from claw.channels.media import MediaStore, media_store_for
 from claw.channels.notify import Notifier
 from claw.channels.outbox import OutboxDispatcher
 from claw.channels.registry import build_channels, media_for
 from claw.channels.whatsapp.numbers import owner_numbers
-from claw.config import LLMSettings, Settings
+from claw.config import CameraSettings, LLMSettings, Settings
 from claw.devices_file import DEVICES_FILE, GIVEN, load_devices_file, merge_devices, same_thing
 from claw.intents.engine import IntentEngine
 from claw.soul.manager import SoulManager
@@ -31,6 +31,7 @@ from memory.store import Store
 
 if TYPE_CHECKING:
     from claw.agent.llm import LLMClient
+    from claw.cameras.service import CameraService
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Claw:
     """One claw: everything `claw run`, `claw demo`, `claw ask` and the tests drive."""
 
     def __init__(self, settings: Settings, *, devices: Iterable[Device] = (),
-                 drivers: dict[str, Driver] | None = None) -> None:
+                 drivers: dict[str, Driver] | None = None, cameras: Iterable[CameraSettings] = ()) -> None:
         self.settings = settings
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
@@ -80,7 +81,10 @@ class Claw:
         self.soul = SoulManager(settings.soul_file, self.store)
         self.llm = make_llm(settings.llm)
         self.channels: dict[str, Channel] = {"console": LocalChannel("console"), "web": LocalChannel("web")}
+        cameras = [*settings.cameras, *cameras]
         self.media: MediaStore | None = media_for(settings)  # shared: inbound images, outbound snapshots
+        if self.media is None and cameras:  # alerts carry their snapshot, served at signed URLs
+            self.media = media_store_for(settings)
         for channel in build_channels(settings, self.store, self.media):  # the channel table: claw.channels.registry
             self.add_channel(channel)
         self.outbox = OutboxDispatcher(self.store, self.channels)
@@ -89,8 +93,14 @@ class Claw:
                                    route=lambda channel, sender: self.notifier.route(channel, sender),
                                    notify=lambda channel, to, text: self.notifier.send(channel, to, text))
         self.notifier = Notifier(self.store, self.channels, max_messages=settings.max_reply_messages,
-                                 owner_route=owner_route(settings), wake=self.outbox.wake)
+                                 owner_route=owner_route(settings), wake=self.outbox.wake,
+                                 web_owner=settings.owner)
         self.agent = Agent(self.store, self.handler, self.notifier)
+        self.cameras: CameraService | None = None  # OpenCV is imported only when there are cameras
+        if cameras:
+            from claw.cameras.service import CameraService
+
+            self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
         self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, delivery reconciliation): a crashed one is restarted
@@ -124,6 +134,8 @@ class Claw:
         if resumed:
             log.info("resumed %d unfinished turn(s)", resumed)
         self.supervisor.start("settler", lambda: self.settler.run(self._stop))
+        if self.cameras:  # a watcher per camera (camera:<name>) and the retention of events and snapshots
+            self.cameras.start(self.supervisor, self._stop)
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
             self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:

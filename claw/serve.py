@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from claw.config import Settings
+from claw.config import CameraSettings, Settings
 from claw.running import announce, withdraw
 from claw.runtime import Claw
 from claw.web.app import create_app
@@ -67,15 +67,34 @@ async def serve(settings: Settings, *, host: str | None = None, port: int | None
     await ClawServer(settings, Claw(settings), host=host, port=port).serve()
 
 
+def demo_cameras(home: SimHome) -> list[CameraSettings]:
+    """The simulated home's cameras as the claw watches them (MJPEG on loopback)."""
+    rooms = home.camera_rooms()
+    return [CameraSettings(name=name, url=cam.stream_url, kind="mjpeg", room=rooms.get(name))
+            for name, cam in home.cameras.items()]
+
+
+def visitor(home: SimHome) -> str:
+    """`/visitor` on the demo console: someone walks up to every simulated camera now."""
+    for cam in home.cameras.values():
+        cam.visitor()
+    names = ", ".join(home.cameras) or "no camera"
+    return f"a visitor walks in front of {names}; the alert with its picture comes to the web chat in a moment."
+
+
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
     home = SimHome.load(home_file)
     devices = await asyncio.to_thread(home.start)
     try:
-        claw = Claw(settings, devices=devices)
+        cameras = demo_cameras(home)
+        claw = Claw(settings, devices=devices, cameras=cameras)
         names = ", ".join(f"{d.name} ({d.room})" for d in devices)
         banner = (f"simulated home: {names}\n"
                   "try: turn on the kitchen light · pause the living room speaker · what's the temperature "
                   "in the hallway?")
+        for name, cam in home.cameras.items():
+            banner += (f"\ncamera {name}: {cam.stream_url} · a visitor now: /visitor on this console, or "
+                       f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat)")
         server = ClawServer(settings, claw, port=port, banner=banner)
         if not console:
             await server.serve()
@@ -92,7 +111,7 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
         try:
             await console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
                                name=claw.soul.current().voice.name, sender=settings.owner,
-                               max_chars=settings.max_input_chars)
+                               max_chars=settings.max_input_chars, commands={"/visitor": lambda: visitor(home)})
         finally:
             server.stop()
             await serving

@@ -32,3 +32,7 @@ class InvalidArgument(DeviceError):
 
 class AdapterSpecError(DeviceError):
     """A declarative adapter spec is malformed or fails its schema."""
+
+
+class CameraUnavailable(DeviceUnavailable):
+    """A camera gave no picture: it refused, timed out, ended its stream or sent something that is not one."""

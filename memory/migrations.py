@@ -158,6 +158,23 @@ def m012_inbox_standing(db: Database) -> None:
         db["inbox"].add_column("standing", str)
 
 
+@migrations()
+def m013_camera_events(db: Database) -> None:
+    """Camera events, one row per visit: when it started and ended, what was seen (labels with scores, boxes,
+    zones), the snapshot and before/after pictures on disk, an optional caption, and when its alert was queued
+    (set in the same transaction as the alert's outbox rows, so an alert is queued at most once)."""
+    db["camera_events"].create(
+        {"id": int, "camera": str, "started_at": float, "last_motion_at": float, "ended_at": float,
+         "labels": str, "boxes": str, "zones": str, "snapshot": str, "before_path": str, "after_path": str,
+         "caption": str, "alert": int, "alerted_at": float, "created_at": float},
+        pk="id", not_null={"camera", "started_at", "last_motion_at", "labels", "boxes", "zones", "alert",
+                           "created_at"},
+        defaults={"labels": "[]", "boxes": "[]", "zones": "[]", "alert": 1}, if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_camera_events_camera ON camera_events(camera, started_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_camera_events_started ON camera_events(started_at)")
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from memory import migrations
 from memory.store_base import locked
+from memory.store_cameras import CamerasMixin
 from memory.store_channels import ChannelsMixin
 from memory.store_knowledge import FACT_SOURCES, KnowledgeMixin
 from memory.store_ledger import LedgerMixin
@@ -23,8 +24,8 @@ __all__ = ["FACT_SOURCES", "Store"]
 BUSY_TIMEOUT_MS = 5000
 
 
-class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin):
-    """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit.
+class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin):
+    """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events.
 
     One connection guarded by a re-entrant lock, so the asyncio loop and worker threads may share one
     Store; calls are short and synchronous. Rows come back as plain dicts with JSON columns decoded and

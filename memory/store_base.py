@@ -59,6 +59,7 @@ class StoreBase:
         "devices": {"capabilities": [], "aliases": [], "attrs": {}},
         "confirmations": {"payload": {}},
         "audit": {"args": {}},
+        "camera_events": {"labels": [], "boxes": [], "zones": []},
     }
 
     @contextmanager

@@ -42,6 +42,13 @@ class ChannelsMixin(StoreBase):
                           (time.time(), time.time(), channel, recipient))
         return int(cur.rowcount or 0)
 
+    @locked
+    def outbox_proactive(self, channel: str, recipient: str, after: int = 0, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest proactive messages (alerts, notices) for a recipient with an id above `after`, oldest first."""
+        rows = self._all("outbox", "SELECT * FROM outbox WHERE channel = ? AND recipient = ? AND proactive = 1"
+                         " AND id > ? ORDER BY id DESC LIMIT ?", (channel, recipient, after, limit))
+        return rows[::-1]
+
     # senders -------------------------------------------------------------------------------
     @locked
     def sender_get(self, channel: str, address: str) -> dict[str, Any] | None:

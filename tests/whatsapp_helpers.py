@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from claw.config import LLMSettings
+from claw.config import CameraSettings, LLMSettings, VisionSettings
 from claw.events import InboundMessage
 from claw.runtime import Claw
 from claw.serve import ClawServer
@@ -146,12 +146,14 @@ class LiveClaw:
 
 @asynccontextmanager
 async def live_claw(home: SimHome, tmp_path: Path, fake: FakeTwilio, *, llm: LLMSettings | None = None,
+                    cameras: tuple[CameraSettings, ...] = (), vision: VisionSettings | None = None,
                     **twilio: Any) -> AsyncIterator[LiveClaw]:
     """`claw run` in-process: ClawServer (uvicorn + the claw) on a free loopback port; FakeTwilio's callbacks for
     the public URL are routed to it. The outbox retries fast (tests only)."""
     settings = make_settings(tmp_path, device_timeout=2.0, llm=llm or LLMSettings(),
-                             twilio=twilio_settings(fake, public_url=PUBLIC, **twilio))
-    claw = Claw(settings, devices=home.devices)
+                             twilio=twilio_settings(fake, public_url=PUBLIC, **twilio),
+                             vision=vision or VisionSettings())
+    claw = Claw(settings, devices=home.devices, cameras=cameras)
     claw.outbox.base_delay, claw.outbox.max_delay, claw.outbox.poll_seconds = 0.02, 0.1, 0.02
     server = ClawServer(settings, claw, host="127.0.0.1", port=0)
     serving = asyncio.create_task(server.serve(), name="claw-server")

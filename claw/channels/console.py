@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from claw.events import InboundMessage
@@ -40,10 +40,11 @@ def read_line(stream: TextIO, limit: int) -> tuple[str, int] | None:
 
 
 async def console_loop(channel: LocalChannel, submit: Callable[[InboundMessage], object], *, name: str,
-                       sender: str, max_chars: int) -> None:
+                       sender: str, max_chars: int, commands: Mapping[str, Callable[[], str]] | None = None) -> None:
     """Read lines from stdin, `submit` each as `sender`'s (the owner's) message, and print the replies as the
     outbox delivers them on `channel`, signed `name`. Bytes that are not UTF-8 become U+FFFD; a line over
-    `max_chars` is refused with one line, without a turn. Ends at EOF or 'quit'."""
+    `max_chars` is refused with one line, without a turn. Ends at EOF or 'quit'. `commands` (e.g. `claw demo`'s
+    "/visitor") are answered locally, without a turn."""
     queue = channel.listen()
     stdin = sys.stdin
     try:
@@ -63,6 +64,9 @@ async def console_loop(channel: LocalChannel, submit: Callable[[InboundMessage],
             print(f"{name}: {refusal}", flush=True)  # noqa: T201
             continue
         if not text:
+            continue
+        if commands and text.lower() in commands:
+            print(f"{name}: {commands[text.lower()]()}", flush=True)  # noqa: T201
             continue
         submit(InboundMessage(channel="console", sender=sender, text=text, standing="owner"))
         row = await queue.get()

@@ -22,8 +22,10 @@ class Notifier:
     channel and address (`owner_route`) instead, so a routine's report or a camera alert reaches a person."""
 
     def __init__(self, store: Store, channels: Mapping[str, Channel], *, max_messages: int,
-                 owner_route: tuple[str, str], wake: Callable[[], None] | None = None) -> None:
+                 owner_route: tuple[str, str], wake: Callable[[], None] | None = None,
+                 web_owner: str = "console") -> None:
         self.store = store
+        self.web_owner = web_owner  # the owner's identity in the web chat
         self.channels = channels
         self.max_messages = max_messages
         self.owner_route = owner_route
@@ -63,6 +65,33 @@ class Notifier:
         ids = [self.store.outbox_add(m) for m in messages]
         self.wake()
         return ids
+
+    def owner_targets(self) -> list[tuple[str, str]]:
+        """Where a proactive message for the owner goes: the owner's route, and the web chat too (so camera alerts
+        are seen in the dashboard even when they also go to WhatsApp)."""
+        route = self.owner_route
+        web = ("web", route[1]) if route[0] == "web" else ("web", self.web_owner)
+        return [route] if route == web else [route, web]
+
+    def tell_owner(self, text: str, *, media: tuple[str, ...] = ()) -> list[int]:
+        """A proactive notice to the owner (a camera offline, back): every owner target; returns the outbox ids."""
+        ids: list[int] = []
+        for channel, recipient in self.owner_targets():
+            ids += self.send(channel, recipient, text, proactive=True, media=media)
+        return ids
+
+    def camera_event(self, camera: str, started_at: float, text: str, *, media: tuple[str, ...] = (),
+                     alert: bool = True, **event: Any) -> tuple[int, list[int]]:
+        """Store a camera event and, when `alert`, its alert to every owner target in the same transaction (an
+        alert is queued once per event id, whatever crashes). Returns (event id, outbox ids)."""
+        messages: list[OutboundMessage] = []
+        if alert:
+            for channel, recipient in self.owner_targets():
+                messages += self.prepare(channel, recipient, text, proactive=True, media=media)[1]
+        event_id, ids = self.store.camera_event_start(camera, started_at, alert=alert, messages=messages, **event)
+        if ids:
+            self.wake()
+        return event_id, ids
 
     def finish_turn(self, row: dict[str, Any], reply: str) -> str:
         """Finish an inbox row and store its reply in one transaction; returns the reply as sent."""

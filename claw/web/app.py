@@ -102,6 +102,16 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=422, media_type="application/json")
 
 
+def media_links(claw: Claw, media: list[str]) -> list[str]:
+    """Relative signed URLs for stored media files (others are left out)."""
+    store = claw.media
+    if store is None:
+        return []
+    ttl = claw.settings.twilio.media_url_seconds
+    names = [store.name_of(path) for path in media]
+    return [store.signed_url("", name, ttl) for name in names if name and store.path(name).is_file()]
+
+
 def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
     """Build the app around a Claw; with manage_lifecycle the app starts and stops it."""
     token = claw.settings.web_token()
@@ -160,6 +170,15 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.get("/api/history", dependencies=auth)
     async def history(limit: int = 50) -> list[dict[str, Any]]:
         return claw.store.turns_recent(claw.settings.owner, limit=min(max(limit, 1), 500))
+
+    @app.get("/api/messages", dependencies=auth)
+    async def messages(after: int = 0, limit: int = 20) -> list[dict[str, Any]]:
+        """What the claw said on its own in the web chat (camera alerts, notices) after id `after`; pictures as
+        signed links that expire."""
+        rows = claw.store.outbox_proactive("web", claw.settings.owner, after=max(after, 0),
+                                           limit=min(max(limit, 1), 100))
+        return [{"id": r["id"], "text": r["text"], "created_at": r["created_at"],
+                 "media": media_links(claw, r.get("media") or [])} for r in rows]
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:

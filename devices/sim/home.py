@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +21,9 @@ from devices.errors import DeviceError
 from devices.models import Device
 from devices.sim.http_devices import SimGarage, SimHttpDevice, SimLight, SimLock, SimShade, SimThermostat
 from devices.sim.sonos import SonosHousehold, SonosSimPlayer
+
+if TYPE_CHECKING:
+    from devices.sim.camera import SimCamera  # imported when a home has a camera: it brings OpenCV and numpy
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,16 @@ class SimHomeError(DeviceError):
 
 class SimDeviceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: Literal["sonos", "light", "thermostat", "shade", "lock", "garage"]
+    type: Literal["sonos", "light", "thermostat", "shade", "lock", "garage", "camera"]
     name: str = Field(min_length=1, max_length=64)
     room: str | None = Field(None, max_length=64)
     aliases: list[str] = []
     state: dict[str, Any] | None = None
     favorites: list[dict[str, str]] | None = None
+    # cameras only: the scene's seed, a visitor on average every N seconds (none: only on demand), rain speckle
+    seed: int = 1
+    visitor_every: float | None = Field(None, gt=0)
+    rain: int = Field(0, ge=0, le=5000)
 
 
 class SimHomeSpec(BaseModel):
@@ -75,6 +82,7 @@ class SimHome:
     ip_base: str = "127.0.0.2"
     sonos: list[SonosSimPlayer] = field(default_factory=list)
     http: dict[str, SimHttpDevice] = field(default_factory=dict)  # by device name
+    cameras: dict[str, SimCamera] = field(default_factory=dict)  # by name; watched by the claw, not in `devices`
     devices: list[Device] = field(default_factory=list)
 
     @classmethod
@@ -110,6 +118,13 @@ class SimHome:
         ip = ipaddress.IPv4Address(self.ip_base)
         specs = builtin_specs()
         for item in self.spec.devices:
+            if item.type == "camera":
+                from devices.sim.camera import SimCamera
+                from devices.sim.camera_scene import SceneOptions
+
+                options = SceneOptions(seed=item.seed, visitor_every=item.visitor_every, rain=item.rain)
+                self.cameras[item.name] = SimCamera(self.ip_base, 0, item.name, options=options).start()
+                continue
             if item.type == "sonos":
                 player = SonosSimPlayer(str(ip), 1400, name=item.name, room=item.room,
                                         uuid=_stable_uuid(item.name), favorites=item.favorites,
@@ -136,6 +151,8 @@ class SimHome:
             player.stop()
         for sim in self.http.values():
             sim.stop()
+        for cam in self.cameras.values():
+            cam.stop()
 
     def __enter__(self) -> SimHome:
         self.start()
@@ -144,10 +161,12 @@ class SimHome:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def sim(self, name: str) -> SonosSimPlayer | SimHttpDevice:
+    def sim(self, name: str) -> SonosSimPlayer | SimHttpDevice | SimCamera:
         """The simulator behind a device name (tests read its state and command log)."""
         if name in self.http:
             return self.http[name]
+        if name in self.cameras:
+            return self.cameras[name]
         for player in self.sonos:
             if player.name == name:
                 return player
@@ -160,6 +179,10 @@ class SimHome:
         for item in self.spec.devices:
             if item.name in self.http:
                 self.http[item.name].reset(item.state)
+
+    def camera_rooms(self) -> dict[str, str | None]:
+        """Each simulated camera's room, by name."""
+        return {item.name: item.room for item in self.spec.devices if item.type == "camera"}
 
     def physical_commands(self) -> int:
         """How many state-changing requests all simulators received."""

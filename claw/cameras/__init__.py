@@ -1,0 +1,1 @@
+"""Cameras in the claw: the supervised watchers, camera events in memory, alerts to the owner."""

@@ -1,0 +1,25 @@
+"""What the claw says about cameras: an alert for a visit, a camera going offline or coming back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+
+def clock_time(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def alert_text(camera: str, t: float, zones: Sequence[str] = (), labels: Sequence[str] = ()) -> str:
+    """"Motion at the front door camera (front garden) at 14:03:12."; with a detector "Person and car at …"."""
+    names = list(dict.fromkeys(labels))
+    what = (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]).capitalize() \
+        if names else "Motion"
+    where = f" in the {', '.join(zones)}" if zones else ""
+    return f"{what} at the {camera}{where} at {clock_time(t)}."
+
+
+def status_text(camera: str, online: bool, offline_after: float = 20.0) -> str:
+    if online:
+        return f"The {camera} is back: it sends pictures again."
+    return f"The {camera} is offline: no picture for {offline_after:g} seconds. I will say when it is back."

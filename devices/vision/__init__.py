@@ -1,0 +1,1 @@
+"""Cameras that see: frame sources, the motion step, visit grouping, snapshots and the per-camera watcher."""

@@ -1,0 +1,102 @@
+"""Store mixin for camera events: one row per visit, its alert queued at most once, retention by age."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from memory.records import OutboundRecord
+from memory.store_base import StoreBase, dumps, locked
+
+log = logging.getLogger(__name__)
+
+
+class CamerasMixin(StoreBase):
+    if TYPE_CHECKING:  # provided by MessagesMixin in the composed Store
+        def _outbox_insert(self, msg: OutboundRecord, inbox_id: int | None) -> int: ...
+
+    @locked
+    def camera_event_start(self, camera: str, started_at: float, *, boxes: Sequence[Sequence[int]] = (),
+                           zones: Sequence[str] = (), labels: Sequence[dict[str, Any]] = (),
+                           snapshot: str | None = None, alert: bool = True,
+                           messages: Sequence[OutboundRecord] = ()) -> tuple[int, list[int]]:
+        """Store a new visit and, in the same transaction, its alert's outbox rows (when `messages` are given):
+        (event id, outbox ids). A crash leaves either both or neither."""
+        with self._tx():
+            cur = self._write(
+                "INSERT INTO camera_events (camera, started_at, last_motion_at, labels, boxes, zones, snapshot,"
+                " alert, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (camera, started_at, started_at, dumps(list(labels)), dumps([list(b) for b in boxes]),
+                 dumps(list(zones)), snapshot, int(alert), time.time()))
+            event_id = int(cur.lastrowid or 0)
+            ids = self.camera_event_alert(event_id, messages) if messages else []
+        return event_id, ids
+
+    @locked
+    def camera_event_alert(self, event_id: int, messages: Sequence[OutboundRecord]) -> list[int]:
+        """Queue the event's alert unless it was queued before (keyed by the event id): the outbox ids, or []."""
+        with self._tx():
+            cur = self._write("UPDATE camera_events SET alerted_at = ? WHERE id = ? AND alerted_at IS NULL",
+                              (time.time(), event_id))
+            if not cur.rowcount:
+                return []
+            return [self._outbox_insert(m, m.inbox_id) for m in messages]
+
+    @locked
+    def camera_event_touch(self, event_id: int, last_motion_at: float) -> None:
+        self._write("UPDATE camera_events SET last_motion_at = MAX(last_motion_at, ?) WHERE id = ?",
+                    (last_motion_at, event_id))
+
+    @locked
+    def camera_event_end(self, event_id: int, last_motion_at: float) -> None:
+        """The visit is over: it ended with its last motion."""
+        self._write("UPDATE camera_events SET last_motion_at = MAX(last_motion_at, ?), ended_at = ? WHERE id = ?",
+                    (last_motion_at, last_motion_at, event_id))
+
+    @locked
+    def camera_event_get(self, event_id: int) -> dict[str, Any] | None:
+        return self._one("camera_events", "SELECT * FROM camera_events WHERE id = ?", (event_id,))
+
+    @locked
+    def camera_event_last(self, camera: str) -> dict[str, Any] | None:
+        return self._one("camera_events", "SELECT * FROM camera_events WHERE camera = ? ORDER BY started_at DESC,"
+                         " id DESC LIMIT 1", (camera,))
+
+    @locked
+    def camera_last_alert_end(self, camera: str) -> float | None:
+        """When the latest alerted visit of this camera had its last motion (for the cooldown)."""
+        row = self._one("camera_events", "SELECT MAX(last_motion_at) AS t FROM camera_events WHERE camera = ?"
+                        " AND alert = 1", (camera,))
+        return float(row["t"]) if row and row["t"] is not None else None
+
+    @locked
+    def camera_events(self, camera: str | None = None, since: float | None = None,
+                      limit: int = 50) -> list[dict[str, Any]]:
+        """Events, newest first."""
+        sql, params = "SELECT * FROM camera_events WHERE 1 = 1", []
+        if camera is not None:
+            sql, params = sql + " AND camera = ?", [*params, camera]
+        if since is not None:
+            sql, params = sql + " AND started_at >= ?", [*params, since]
+        return self._all("camera_events", sql + " ORDER BY started_at DESC, id DESC LIMIT ?", [*params, limit])
+
+    @locked
+    def camera_events_prune(self, before: float) -> list[dict[str, Any]]:
+        """Delete the events that started before `before`; returns them (their pictures are the caller's)."""
+        with self._tx():
+            rows = self._all("camera_events", "SELECT * FROM camera_events WHERE started_at < ?", (before,))
+            self._write("DELETE FROM camera_events WHERE started_at < ?", (before,))
+        return rows
+
+    @locked
+    def camera_events_forget_pictures(self, paths: Iterable[str]) -> int:
+        """Pictures deleted from disk (size cap): their events keep everything else."""
+        n = 0
+        with self._tx():
+            for path in paths:
+                for column in ("snapshot", "before_path", "after_path"):
+                    cur = self._write(f"UPDATE camera_events SET {column} = NULL WHERE {column} = ?", (path,))
+                    n += int(cur.rowcount or 0)
+        return n
