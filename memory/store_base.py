@@ -59,6 +59,8 @@ class StoreBase:
         "devices": {"capabilities": [], "aliases": [], "attrs": {}},
         "confirmations": {"payload": {}},
         "audit": {"args": {}},
+        "routines": {"trigger": {}, "steps": []},
+        "routine_runs": {"steps": []},
     }
 
     @contextmanager
