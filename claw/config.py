@@ -155,6 +155,47 @@ class VisionSettings(Section):
     min_score: float = Field(0.5, gt=0, le=1)
 
 
+def system_zone() -> str:
+    """This machine's time zone name ("Europe/London"), or "UTC" when it cannot be told."""
+    try:
+        import tzlocal  # comes with APScheduler
+
+        return str(tzlocal.get_localzone_name() or "UTC")
+    except Exception:  # noqa: BLE001 - an unreadable /etc/localtime must not stop the claw
+        return "UTC"
+
+
+class RoutineSettings(Section):
+    """Routines: the time zone their times are in by default, and where the sun rises and sets."""
+
+    timezone: str | None = None  # e.g. "Europe/London"; default: this machine's zone
+    latitude: float | None = Field(None, ge=-90, le=90)  # degrees north; with longitude, for sunrise/sunset
+    longitude: float | None = Field(None, ge=-180, le=180)  # degrees east
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use a name like Europe/London)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _both(self) -> RoutineSettings:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("set both latitude and longitude, or neither")
+        return self
+
+    @property
+    def zone_name(self) -> str:
+        return self.timezone or system_zone()
+
+
 class SettingsOnly(PydanticBaseSettingsSource):
     """A source reduced to the keys that name a setting: a .env file may hold other programs' variables
     (load_settings reports its unknown CLAW_* ones, with a suggestion)."""
@@ -193,6 +234,9 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+
+
+    routines: RoutineSettings = Field(default_factory=RoutineSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -349,4 +393,9 @@ confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid
 hvac_min = 16.0         # thermostat targets outside [hvac_min, hvac_max] need confirmation
 hvac_max = 26.0
 max_actions_per_turn = 20   # device commands sent (or held for YES) in one turn; further ones are refused
+
+[routines]
+# timezone = "Europe/London"   # routine times are in this zone by default; unset: this machine's zone
+# latitude = 51.5              # the home's location, for sunrise and sunset routines (both or neither)
+# longitude = -0.12
 """

@@ -20,6 +20,12 @@ from claw.channels.whatsapp.numbers import owner_numbers
 from claw.config import CameraSettings, LLMSettings, Settings
 from claw.devices_file import DEVICES_FILE, GIVEN, load_devices_file, merge_devices, same_thing
 from claw.intents.engine import IntentEngine
+from claw.routines.chat import RoutineChat
+from claw.routines.clock import Clock, SystemClock
+from claw.routines.runner import Runner
+from claw.routines.scheduler import RoutineScheduler
+from claw.routines.service import Routines
+from claw.routines.triggers import Location
 from claw.soul.manager import SoulManager
 from claw.supervisor import Backoff, Supervisor
 from devices.drivers import build_drivers
@@ -66,7 +72,8 @@ class Claw:
     """One claw: everything `claw run`, `claw demo`, `claw ask` and the tests drive."""
 
     def __init__(self, settings: Settings, *, devices: Iterable[Device] = (),
-                 drivers: dict[str, Driver] | None = None, cameras: Iterable[CameraSettings] = ()) -> None:
+                 drivers: dict[str, Driver] | None = None, cameras: Iterable[CameraSettings] = (),
+                 clock: Clock | None = None) -> None:
         self.settings = settings
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
@@ -102,15 +109,32 @@ class Claw:
 
             self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
         self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
+        # routines: the API (chat, CLI, tools), the runner (steps through the same actuator as chat) and the
+        # scheduler worker (APScheduler, jobs rebuilt from the routines table at start)
+        where = settings.routines
+        location = None if where.latitude is None or where.longitude is None else Location(where.latitude,
+                                                                                             where.longitude)
+        clock = clock or SystemClock()  # tests drive time by hand (claw.routines.clock.ManualClock)
+        self.routines = Routines(self.store, zone_name=where.zone_name, location=location, safety=settings.safety,
+                                 devices=self.registry.all, clock=clock)
+        self.routine_runner = Runner(self.store, self.handler.actuator, self.notifier, ask=self.agent.ask,
+                                     clock=clock, voice=lambda: self.soul.current().voice,
+                                     give_way=self.agent.people_idle)  # chat turns first: see the README
+        self.scheduler = RoutineScheduler(self.store, self.routine_runner, self.notifier, where=self.routines.where,
+                                          clock=clock)
+        self.routines.scheduler = self.scheduler
+        self.routine_chat = RoutineChat(self.routines, self.store, ttl=settings.safety.confirm_seconds)
+        self.handler.confirmations.kinds.update(self.routine_chat.kinds())
         self._stop = asyncio.Event()
-        # the long-running workers (outbox, settler, delivery reconciliation): a crashed one is restarted
+        # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
-    async def start(self, *, dispatch: bool = True) -> None:
-        """Load devices, resume unfinished turns and start the outbox dispatcher."""
+    async def start(self, *, dispatch: bool = True, routines: bool = True) -> None:
+        """Load devices, resume unfinished turns, start the routine scheduler (`routines`: off for one-shot
+        commands such as `claw ask`, so that only the serving claw runs them) and the outbox dispatcher."""
         from_file: list[Device] = []
         if self.settings.devices_file:
             http = self._drivers.get("http")
@@ -136,6 +160,8 @@ class Claw:
         self.supervisor.start("settler", lambda: self.settler.run(self._stop))
         if self.cameras:  # a watcher per camera (camera:<name>) and the retention of events and snapshots
             self.cameras.start(self.supervisor, self._stop)
+        if routines:
+            self.supervisor.start("routines", lambda: self.scheduler.run(self._stop))
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
             self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:

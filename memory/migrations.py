@@ -175,6 +175,38 @@ def m013_camera_events(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_camera_events_started ON camera_events(started_at)")
 
 
+@migrations()
+def m014_routines(db: Database) -> None:
+    """Routines (the truth the scheduler's jobs are rebuilt from), their run ledger (one row per routine and
+    scheduled slot, written before any step runs: a slot runs at most once across restarts) and each run's
+    per-step progress (a run resumed after a crash skips the steps already done)."""
+    db["routines"].create(
+        {"id": int, "name": str, "trigger": str, "steps": str, "tz": str, "missed": str, "grace": float,
+         "paused": int, "anchor": float, "created_at": float, "updated_at": float},
+        pk="id", not_null={"name", "trigger", "steps", "tz", "missed", "grace", "paused", "anchor", "created_at",
+                           "updated_at"},
+        defaults={"missed": "catch_up", "grace": 600.0, "paused": 0}, if_not_exists=True,
+    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_routines_name ON routines(name COLLATE NOCASE)")
+    db["routine_runs"].create(
+        {"id": int, "routine_id": int, "name": str, "slot_utc": float, "kind": str, "status": str, "steps": str,
+         "note": str, "created_at": float, "started_at": float, "finished_at": float},
+        pk="id", not_null={"routine_id", "name", "slot_utc", "kind", "status", "steps", "created_at"},
+        defaults={"steps": "[]"}, if_not_exists=True,
+    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_routine_runs_slot ON routine_runs(routine_id, slot_utc)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_routine_runs_status ON routine_runs(status)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_routine_runs_created ON routine_runs(created_at)")
+    db["routine_steps"].create(
+        {"run_id": int, "idx": int, "kind": str, "status": str, "detail": str, "started_at": float,
+         "finished_at": float},
+        pk=("run_id", "idx"), foreign_keys=[("run_id", "routine_runs", "id")],
+        not_null={"kind", "status", "started_at"}, if_not_exists=True,
+    )
+    db["routine_revision"].create({"id": int, "rev": int}, pk="id", not_null={"rev"}, if_not_exists=True)
+    db.execute("INSERT OR IGNORE INTO routine_revision (id, rev) VALUES (1, 0)")
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -16,6 +16,7 @@ from memory.store_channels import ChannelsMixin
 from memory.store_knowledge import FACT_SOURCES, KnowledgeMixin
 from memory.store_ledger import LedgerMixin
 from memory.store_messages import MessagesMixin
+from memory.store_routines import RoutinesMixin
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,9 @@ __all__ = ["FACT_SOURCES", "Store"]
 BUSY_TIMEOUT_MS = 5000
 
 
-class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin):
-    """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events.
+class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin):
+    """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
+    routines.
 
     One connection guarded by a re-entrant lock, so the asyncio loop and worker threads may share one
     Store; calls are short and synchronous. Rows come back as plain dicts with JSON columns decoded and

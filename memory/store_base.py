@@ -60,6 +60,8 @@ class StoreBase:
         "confirmations": {"payload": {}},
         "audit": {"args": {}},
         "camera_events": {"labels": [], "boxes": [], "zones": []},
+        "routines": {"trigger": {}, "steps": []},
+        "routine_runs": {"steps": []},
     }
 
     @contextmanager

@@ -50,6 +50,7 @@ class TurnContext:
     counted: int = 0  # device commands sent or held this turn (at most safety.max_actions_per_turn)
     standing: Standing = "owner"  # what this sender may do: see claw.permissions
     confirm_as: str = ""  # who answers this turn's confirmation: the sender, or the owner's route (system channel)
+    ledger: str = ""  # the prefix of this context's idempotency keys: the inbox id, or a routine run's step
 
     def __post_init__(self) -> None:
         # `is_owner` and `standing` always agree; either one saying "not the owner" wins.
@@ -163,10 +164,10 @@ class Actuator:
         clean = validate(command, args)
         voice = voice or Voice()
         ctx.seq += 1
-        key = f"{ctx.inbox_id}:{ctx.seq}:{device_id}:{command}"
+        key = f"{ctx.ledger or ctx.inbox_id}:{ctx.seq}:{device_id}:{command}"
         action = Action(device=device.id, capability=str(COMMANDS[command].capability), command=command,
                         args=clean)
-        previous = self.store.audit_begin(key, device.id, command, clean, ctx.inbox_id, ctx.sender)
+        previous = self.store.audit_begin(key, device.id, command, clean, ctx.inbox_id or None, ctx.sender)
         status = None if previous is None else previous.get("status")
         if status is None:
             await self._send(key, device, command, clean, voice)

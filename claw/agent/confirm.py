@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from claw.agent.actuator import Actuator, Outcome, TurnContext
@@ -21,6 +22,7 @@ from memory.store import Store
 EXPIRED_NOTICE = 3600.0  # a YES/NO within this long after a request expired is told so
 
 Steps = list[tuple[str, str, dict[str, Any]]]
+KindAnswer = Callable[[TurnContext, dict[str, Any], Voice], Awaitable[TurnResult]]
 
 
 class Confirmations:
@@ -31,6 +33,8 @@ class Confirmations:
         self.registry = registry
         self.soul = soul
         self.actuator = actuator
+        # other capabilities' confirmations by payload kind (routines: "run the missed one now?", "create it?")
+        self.kinds: dict[str, KindAnswer] = {}
 
     async def answer(self, ctx: TurnContext, voice: Voice) -> TurnResult | None:
         """The turn's result when its text is a YES or NO that this module answers; None to go on."""
@@ -60,6 +64,8 @@ class Confirmations:
             return TurnResult(reply=replies.problem_reply("That request has already expired.", voice),
                               tier="confirm")
         payload = pending["payload"]
+        if kind in self.kinds:
+            return await self.kinds[kind](ctx, payload, voice)
         if payload.get("kind") == "soul":
             self.soul.write(payload["new_text"], "chat")
             return TurnResult(reply=replies_flow.soul_applied_reply(self.soul.current().voice), tier="confirm")

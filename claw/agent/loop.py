@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from claw.agent.turn import TurnHandler
-from claw.channels.notify import Notifier
+from claw.channels.notify import SYSTEM, Notifier
 from claw.channels.whatsapp.numbers import is_owner
 from claw.events import InboundMessage, Received, Standing, TurnResult
 from memory.store import Store
@@ -42,13 +43,16 @@ class Agent:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: dict[int, list[asyncio.Future[TurnResult]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._people = 0  # turns of people (any channel but the system one) submitted and not finished yet
+        self._no_people = asyncio.Event()
+        self._no_people.set()
 
     # entry points ---------------------------------------------------------------------------
     def submit(self, msg: InboundMessage) -> tuple[int, bool]:
         """Store the message durably and schedule its turn; a duplicate (same external id) is a no-op."""
         inbox_id, created = self.store.inbox_add(msg)
         if created:
-            self._spawn(inbox_id)
+            self._spawn(inbox_id, msg.channel)
         return inbox_id, created
 
     async def ask(self, msg: InboundMessage) -> TurnResult:
@@ -60,7 +64,7 @@ class Agent:
             return self._stored_result(inbox_id)
         self._waiters.setdefault(inbox_id, []).append(future)
         if created:
-            self._spawn(inbox_id)
+            self._spawn(inbox_id, msg.channel)
         return await future
 
     def resume(self) -> int:
@@ -68,7 +72,7 @@ class Agent:
         rows = self.store.inbox_pending()
         for row in rows:
             log.info("resuming inbox %s from %s", row["id"], row["sender"])
-            self._spawn(row["id"])
+            self._spawn(row["id"], row["channel"])
         return len(rows)
 
     async def idle(self) -> None:
@@ -76,16 +80,32 @@ class Agent:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def people_idle(self, limit: float) -> None:
+        """Wait until no person's turn is in flight, at most `limit` seconds: background work (a routine's next
+        step) gives way, so a person's turn does not share the event loop with it."""
+        if not self._no_people.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_people.wait(), limit)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # the loop -------------------------------------------------------------------------------
-    def _spawn(self, inbox_id: int) -> None:
+    def _spawn(self, inbox_id: int, channel: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(inbox_id), name=f"turn-{inbox_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if channel != SYSTEM:
+            self._people += 1
+            self._no_people.clear()
+            task.add_done_callback(self._person_done)
+
+    def _person_done(self, task: asyncio.Task[None]) -> None:
+        self._people -= 1
+        if self._people == 0:
+            self._no_people.set()
 
     async def _run(self, inbox_id: int) -> None:
         row = self.store.inbox_get(inbox_id)

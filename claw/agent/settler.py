@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claw.agent.recovery import SETTLE_DELAYS, Settle, effect_phrase, next_check_delay, settle_verdict
-from claw.channels.notify import Notifier
+from claw.channels.notify import SYSTEM, Notifier
 from claw.events import Voice
 from claw.replies import conversation as replies_flow
 from devices.effects import shows_effect
@@ -86,8 +86,10 @@ class Settler:
             return False
         text = replies_flow.settled_reply(verdict.value, name, effect_phrase(command, args), self.voice())
         notify = None
-        if row.get("channel") and row.get("sender"):  # routed like any message (system → the owner), one part
-            _, parts = self.notifier.prepare(row["channel"], row["sender"], text, proactive=True)
+        # a routine's command has no inbox row: it was on the system channel (claw.routines.runner)
+        channel = row.get("channel") or (SYSTEM if str(row.get("sender") or "").startswith("routine:") else None)
+        if channel and row.get("sender"):  # routed like any message (system → the owner), one part
+            _, parts = self.notifier.prepare(channel, row["sender"], text, proactive=True)
             notify = parts[0] if parts else None
         error = None if verdict is Settle.DONE else f"settled after {checks + 1} check(s): {verdict.value}"
         done = self.store.audit_settle(key, _STATUS.get(verdict, "unknown"), error, notify)

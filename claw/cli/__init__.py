@@ -8,6 +8,7 @@ from claw.cli.chat import ask_command, chat_command
 from claw.cli.devices import devices_command, token_command
 from claw.cli.doctor import doctor_command
 from claw.cli.pair import pair_app
+from claw.cli.routines import routines_app
 from claw.cli.run import demo_command, init_command, run_command
 from claw.cli.soul import soul_app
 
@@ -24,6 +25,7 @@ app.command("ask")(ask_command)
 app.command("devices")(devices_command)
 app.add_typer(soul_app, name="soul")
 app.add_typer(pair_app, name="pair")
+app.add_typer(routines_app, name="routines")
 
 
 def main() -> None:

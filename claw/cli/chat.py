@@ -31,7 +31,7 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
     devices = await asyncio.to_thread(home.start) if home else []
     claw = Claw(settings, devices=devices)
     try:
-        await claw.start()
+        await claw.start(routines=False)  # the serving claw (`claw run`) runs the routines, not a one-shot
         queue = claw.channels["console"].listen()  # type: ignore[attr-defined]
         msg = InboundMessage(channel="console", sender=settings.owner, text=text, standing="owner")
         result = await claw.agent.ask(msg)
@@ -57,7 +57,7 @@ async def run_console(settings: Settings, *, demo: bool, home_file: Path | None)
     devices = await asyncio.to_thread(home.start) if home else []
     claw = Claw(settings, devices=devices)
     try:
-        await claw.start()
+        await claw.start(routines=False)  # routines run in the serving claw (`claw run`, `claw demo`)
         await console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
                            name=claw.soul.current().voice.name, sender=settings.owner,
                            max_chars=settings.max_input_chars)
