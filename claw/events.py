@@ -89,6 +89,7 @@ class TurnResult:
     actions: tuple[Action, ...] = ()
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     inbox_id: int | None = None
+    media: tuple[str, ...] = ()  # files sent with the reply (a camera snapshot), as outbox media
 
 
 @dataclass(frozen=True)

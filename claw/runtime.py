@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from claw.agent.loop import Agent
+from claw.agent.routines import RoutineTalk
 from claw.agent.settler import Settler
+from claw.agent.timers import Timers
 from claw.agent.turn import TurnHandler
 from claw.channels.base import Channel, LocalChannel
 from claw.channels.media import MediaStore, media_store_for
@@ -26,6 +28,7 @@ from claw.routines.runner import Runner
 from claw.routines.scheduler import RoutineScheduler
 from claw.routines.service import Routines
 from claw.routines.triggers import Location
+from claw.scenes.book import SceneBook
 from claw.soul.manager import SoulManager
 from claw.supervisor import Backoff, Supervisor
 from devices.drivers import build_drivers
@@ -108,6 +111,8 @@ class Claw:
             from claw.cameras.service import CameraService
 
             self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
+            self.handler.cameras.service = self.cameras  # "show me the front door" (claw.agent.cameras)
+            self.intents.set_cameras([c.name for c in cameras])
         self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
         # routines: the API (chat, CLI, tools), the runner (steps through the same actuator as chat) and the
         # scheduler worker (APScheduler, jobs rebuilt from the routines table at start)
@@ -117,14 +122,25 @@ class Claw:
         clock = clock or SystemClock()  # tests drive time by hand (claw.routines.clock.ManualClock)
         self.routines = Routines(self.store, zone_name=where.zone_name, location=location, safety=settings.safety,
                                  devices=self.registry.all, clock=clock)
+        self.scenes = SceneBook(self.store, self.registry)  # scenes (claw.scenes): steps of routines, chat
+        self.routines.scene_calls = self.scenes.calls
         self.routine_runner = Runner(self.store, self.handler.actuator, self.notifier, ask=self.agent.ask,
                                      clock=clock, voice=lambda: self.soul.current().voice,
-                                     give_way=self.agent.people_idle)  # chat turns first: see the README
+                                     give_way=self.agent.people_idle,  # chat turns first: see the README
+                                     scenes=self.scenes)
         self.scheduler = RoutineScheduler(self.store, self.routine_runner, self.notifier, where=self.routines.where,
                                           clock=clock)
         self.routines.scheduler = self.scheduler
         self.routine_chat = RoutineChat(self.routines, self.store, ttl=settings.safety.confirm_seconds)
         self.handler.confirmations.kinds.update(self.routine_chat.kinds())
+        self.handler.routine_talk = RoutineTalk(self.routine_chat, self.scenes, registry=self.registry,
+                                                local=self.handler.local, parse=self.intents.parse,
+                                                default_area=settings.default_area)
+        # timers and delayed commands (claw.agent.timers): told once by their worker; commands are one-shot routines
+        self.timers = Timers(self.store, self.notifier, self.routines, self.handler.actuator, self.intents.parse,
+                             default_area=settings.default_area, ttl=settings.safety.confirm_seconds)
+        self.handler.timers = self.timers
+        self.handler.confirmations.kinds.update(self.timers.kinds())
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
@@ -162,6 +178,7 @@ class Claw:
             self.cameras.start(self.supervisor, self._stop)
         if routines:
             self.supervisor.start("routines", lambda: self.scheduler.run(self._stop))
+            self.supervisor.start("timers", lambda: self.timers.run(self._stop))
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
             self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:

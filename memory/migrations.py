@@ -207,6 +207,29 @@ def m014_routines(db: Database) -> None:
     db.execute("INSERT OR IGNORE INTO routine_revision (id, rev) VALUES (1, 0)")
 
 
+@migrations()
+def m015_timers(db: Database) -> None:
+    """Timers and delayed commands (memory.store_timers): a timer's end is told once."""
+    from memory.store_timers import create_timers
+
+    create_timers(db)
+
+
+@migrations()
+def m016_scenes(db: Database) -> None:
+    """Scenes (memory.store_scenes): a name and its device commands."""
+    from memory.store_scenes import create_scenes
+
+    create_scenes(db)
+
+
+@migrations()
+def m017_camera_rules(db: Database) -> None:
+    """The owner's "ignore this" / "this is important" on camera alerts (memory.store_cameras)."""
+    from memory.store_cameras import create_camera_rules
+
+    create_camera_rules(db)
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

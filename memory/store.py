@@ -17,6 +17,8 @@ from memory.store_knowledge import FACT_SOURCES, KnowledgeMixin
 from memory.store_ledger import LedgerMixin
 from memory.store_messages import MessagesMixin
 from memory.store_routines import RoutinesMixin
+from memory.store_scenes import ScenesMixin
+from memory.store_timers import TimersMixin
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,8 @@ __all__ = ["FACT_SOURCES", "Store"]
 BUSY_TIMEOUT_MS = 5000
 
 
-class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin):
+class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
+            ScenesMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 

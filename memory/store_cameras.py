@@ -10,7 +10,20 @@ from typing import TYPE_CHECKING, Any
 from memory.records import OutboundRecord
 from memory.store_base import StoreBase, dumps, locked
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 log = logging.getLogger(__name__)
+
+VERDICTS = ("ignore", "important")
+
+
+def create_camera_rules(db: Database) -> None:
+    """The camera_rules table (migration m017): the owner's "ignore this" / "this is important" per camera and
+    label ("motion" for a visit without a detector's label)."""
+    db["camera_rules"].create({"camera": str, "label": str, "verdict": str, "event_id": int, "created_at": float},
+                              pk=("camera", "label"), not_null={"camera", "label", "verdict", "created_at"},
+                              if_not_exists=True)
 
 
 class CamerasMixin(StoreBase):
@@ -100,3 +113,23 @@ class CamerasMixin(StoreBase):
                     cur = self._write(f"UPDATE camera_events SET {column} = NULL WHERE {column} = ?", (path,))
                     n += int(cur.rowcount or 0)
         return n
+
+    @locked
+    def camera_rule_set(self, camera: str, labels: Sequence[str], verdict: str, event_id: int | None = None) -> None:
+        """The owner's verdict on visits of this camera with these labels (replacing an earlier one)."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+        with self._tx():
+            for label in labels:
+                self._write("INSERT INTO camera_rules (camera, label, verdict, event_id, created_at) VALUES"
+                            " (?, ?, ?, ?, ?) ON CONFLICT(camera, label) DO UPDATE SET verdict = excluded.verdict,"
+                            " event_id = excluded.event_id, created_at = excluded.created_at",
+                            (camera, label, verdict, event_id, time.time()))
+
+    @locked
+    def camera_rules(self) -> dict[str, dict[str, str]]:
+        """Every verdict: camera -> label -> "ignore" or "important"."""
+        rules: dict[str, dict[str, str]] = {}
+        for row in self._all("camera_rules", "SELECT camera, label, verdict FROM camera_rules"):
+            rules.setdefault(row["camera"], {})[row["label"]] = row["verdict"]
+        return rules

@@ -51,12 +51,16 @@ class RoutinesMixin(StoreBase):
         columns = ", ".join(values)
         try:
             with self._tx():
-                cur = self._write(f"INSERT INTO routines ({columns}) VALUES ({', '.join('?' * len(values))})",
-                                  list(values.values()))
+                # never the id of a deleted routine: its run ledger (routine, slot) would swallow this one's slots
+                top = self._one("routines", "SELECT MAX(m) AS m FROM (SELECT MAX(id) AS m FROM routines UNION ALL "
+                                            "SELECT MAX(routine_id) FROM routine_runs)")
+                routine_id = int((top or {}).get("m") or 0) + 1
+                cur = self._write(f"INSERT INTO routines (id, {columns}) VALUES (?, "
+                                  f"{', '.join('?' * len(values))})", [routine_id, *values.values()])
                 self._bump()
         except sqlite3.IntegrityError as exc:
             raise DuplicateName(f"a routine called {row.get('name')!r} exists already") from exc
-        return int(cur.lastrowid or 0)
+        return int(cur.lastrowid or routine_id)
 
     @locked
     def routine_get(self, routine_id: int) -> dict[str, Any] | None:

@@ -283,7 +283,7 @@ def test_builtin_specs_load_and_match_their_simulators() -> None:
     specs = builtin_specs()
     sims = {"claw-sim-light": SimLight, "claw-sim-thermostat": SimThermostat, "claw-sim-shade": SimShade,
             "claw-sim-lock": SimLock, "claw-sim-garage": SimGarage}
-    assert set(specs) == set(sims)
+    assert set(sims) <= set(specs)  # real-vendor specs: tests/test_adapters_real.py
     for name, cls in sims.items():
         assert spec_matches(specs[name], {"/api/info": cls().info})
         assert not spec_matches(specs[name], {"/api/info": {"model": "Something Else"}})

@@ -166,7 +166,7 @@ async def test_a_crashed_outbox_worker_of_a_real_claw_is_restarted_and_still_del
             assert row["recipient"] == "owner" and row["text"]
             assert result.reply
             assert calls == 2 and claw.supervisor.worker("outbox").restarts == 1
-            assert sorted(claw.supervisor.running()) == ["outbox", "routines", "settler"]
+            assert sorted(claw.supervisor.running()) == ["outbox", "routines", "settler", "timers"]
         finally:
             await claw.stop()
     assert "worker outbox crashed" in caplog.text and "outbox exploded" in caplog.text

@@ -80,6 +80,20 @@ async def test_the_alert_reaches_whatsapp_with_its_picture(home: SimHome, tmp_pa
         assert [r["text"] for r in live.claw.store.outbox_proactive("web", "console")] == [alert["Body"]]
 
 
+async def test_show_me_the_porch_on_whatsapp_replies_with_a_fresh_picture(home: SimHome, tmp_path: Path,
+                                                                           fake: FakeTwilio, camera: SimCamera) -> None:
+    cams = (CameraSettings(name="porch", url=camera.snapshot_url, room="front garden"),)
+    async with live_claw(home, tmp_path, fake, cameras=cams) as live:
+        await live.say("show me the porch")
+        [reply] = await until(lambda: [m for m in live.received(OWNER_WA) if m["Body"].startswith("The porch camera")],
+                              "the reply on WhatsApp")
+        assert reply["Body"].startswith("The porch camera (front garden) now")
+        [url] = reply["MediaUrl"]
+        got = await live.http.get(url.removeprefix(PUBLIC))  # what Twilio fetches, through the tunnel
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
+
+
 def test_sigkill_with_the_alert_unsent_sends_it_once_after_restart(home: SimHome, llm: ScriptedOpenAI,
                                                                     fake: FakeTwilio, camera: SimCamera,
                                                                     tmp_path: Path) -> None:

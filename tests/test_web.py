@@ -62,7 +62,8 @@ async def test_chat_with_token_turns_the_light_on(client: httpx.AsyncClient, cla
     r = await client.post("/api/chat", json={"text": "turn on the kitchen light"}, headers=auth(claw))
     assert r.status_code == 200, r.text
     data = r.json()
-    assert set(data) == {"reply", "tier", "actions", "states"}
+    assert set(data) == {"reply", "tier", "actions", "states", "media"}
+    assert data["media"] == []  # a device command carries no picture
     assert data["tier"] == "intent"
     assert "kitchen light" in data["reply"]
     light_id = device_id(home, "kitchen light")

@@ -127,14 +127,14 @@ class Agent:
                 result = TurnResult(reply="Sorry, something went wrong on my side while handling that. "
                                           "Nothing else was changed; please try again.", tier="error")
             result = TurnResult(reply=result.reply, tier=result.tier, actions=result.actions,
-                                states=result.states, inbox_id=inbox_id)
+                                states=result.states, inbox_id=inbox_id, media=result.media)
             result = self._finish(row, result)
             self._resolve(inbox_id, result)
 
     def _finish(self, row: dict[str, Any], result: TurnResult) -> TurnResult:
         """Finish the row with its reply, through the notifier (cut to `max_reply_messages`, the last then
         ending "…(truncated)"); returns the result with the reply as sent."""
-        return replace(result, reply=self.notifier.finish_turn(row, result.reply))
+        return replace(result, reply=self.notifier.finish_turn(row, result.reply, media=result.media))
 
     def _resolve(self, inbox_id: int, result: TurnResult) -> None:
         for future in self._waiters.pop(inbox_id, []):

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from claw.agent.actuator import Actuator, TurnContext
+from claw.agent.cameras import CameraChat
 from claw.agent.commands import Commands
 from claw.agent.confirm import Confirmations
 from claw.agent.llm_tier import LLMTier, Route
@@ -20,6 +21,8 @@ from claw.config import Settings
 from claw.events import Received, TurnResult, Voice
 from claw.intents.compound import gap_problem
 from claw.intents.engine import IntentEngine
+from claw.intents.routines import ROUTINE_INTENTS
+from claw.intents.timers import TIMER_INTENTS
 from claw.replies import conversation as replies_flow
 from claw.replies import local as replies
 from claw.soul.manager import SoulManager
@@ -28,6 +31,8 @@ from memory.store import Store
 
 if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up time)
     from claw.agent.llm import LLMClient
+    from claw.agent.routines import RoutineTalk
+    from claw.agent.timers import Timers
 
 
 def _unrouted(channel: str, sender: str) -> tuple[str, str]:
@@ -56,6 +61,9 @@ class TurnHandler:
         self.commands = Commands(store, soul, llm, settings, notify or _untold)
         self.confirmations = Confirmations(store, registry, soul, self.actuator)
         self.local = LocalTier(store, registry, self.actuator, parse=intents.parse)
+        self.timers: Timers | None = None  # timers and delayed commands (claw.agent.timers), set by the runtime
+        self.routine_talk: RoutineTalk | None = None  # routines and scenes by chat (claw.agent.routines)
+        self.cameras = CameraChat(store, None)  # the runtime gives it the CameraService when there are cameras
         self.model = None if llm is None else LLMTier(
             store=store, registry=registry, soul=soul, llm=llm, settings=settings, actuator=self.actuator,
             channels=self.channels, route=self.route)
@@ -84,9 +92,21 @@ class TurnHandler:
                     or await self.commands.soul_edit(ctx, voice))
         if answered is not None:
             return answered
+        scene = self.routine_talk.scenes.find(ctx.text) if self.routine_talk is not None else None
+        if scene is not None and self.routine_talk is not None:  # a scene's bare name: "good night", "movie night"
+            return await self.routine_talk.apply(ctx, scene, voice)
         plan = self.intents.parse(ctx.text, self.settings.default_area, sender=ctx.sender)
         if plan is not None and self.model is not None and plan.slots.get("unreferred"):
             plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
+        if plan is not None and plan.intent == "ClawCamera":  # snapshots and events (claw.agent.cameras)
+            return await self.cameras.run(ctx, plan)
+        if plan is not None and plan.intent in ROUTINE_INTENTS and self.routine_talk is not None:
+            return await self.routine_talk.run(ctx, plan, voice)
+        if plan is not None and plan.intent in TIMER_INTENTS and self.timers is not None:
+            timed = await self.timers.handle(ctx, plan, voice)  # None: a delayed command not parsed locally
+            if timed is not None:
+                return timed
+            plan = None
         if plan is not None:
             return await self.local.run(ctx, plan, voice)
         if self.model is not None:

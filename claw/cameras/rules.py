@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from claw.config import CameraSettings
 
@@ -23,10 +23,19 @@ def in_quiet_hours(spec: str | None, t: float) -> bool:
     return a <= m < b if a <= b else m >= a or m < b
 
 
-def worth_alert(cam: CameraSettings, t: float, zones: Sequence[str], labels: Sequence[str]) -> tuple[bool, str]:
-    """(alert?, why not) for a visit of `cam` at time t, standing in `zones`, seen as `labels`."""
+def worth_alert(cam: CameraSettings, t: float, zones: Sequence[str], labels: Sequence[str],
+                verdicts: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """(alert?, why not) for a visit of `cam` at time t, standing in `zones`, seen as `labels`. `verdicts` are
+    the owner's replies to earlier alerts of this camera (label -> "ignore"/"important", "motion" without
+    labels): an important label is told even in quiet hours or outside the zones; a visit whose every label the
+    owner said to ignore is not told."""
     if not cam.alerts:
         return False, "alerts are off for this camera"
+    seen = list(labels) or ["motion"]
+    if verdicts and any(verdicts.get(label) == "important" for label in seen):
+        return True, ""
+    if verdicts and all(verdicts.get(label) == "ignore" for label in seen):
+        return False, "the owner said to ignore this"
     if cam.alert_zones and not set(zones) & set(cam.alert_zones):
         return False, "outside the alert zones"
     if cam.alert_labels and labels and not set(labels) & set(cam.alert_labels):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claw.cameras.rules import worth_alert
-from claw.cameras.wording import alert_text, status_text
+from claw.cameras.wording import alert_text, detector_text, status_text
 from claw.channels.media import MediaStore
 from claw.channels.notify import Notifier
 from claw.config import CameraSettings, Settings
@@ -58,6 +58,9 @@ class CameraService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._detector: Detector | None = None
         self._detector_lock = threading.Lock()
+        self.verdicts = store.camera_rules()  # camera -> label -> the owner's "ignore"/"important"
+        self.detector_error: str | None = None  # why the configured detector could not load (told once)
+        self._detector_told = False
         self.handled: list[WatchEvent] = []  # the last events handled, newest last (status and tests)
 
     def __bool__(self) -> bool:
@@ -71,18 +74,62 @@ class CameraService:
 
     # one camera ---------------------------------------------------------------------------------------------
     def detector(self) -> Detector | None:
-        """The detection model, loaded once for every camera (blocking: call it off the event loop)."""
+        """The detection model, loaded once for every camera (blocking: call it off the event loop). One that
+        cannot load is tried once: the cameras then watch for motion alone and the owner is told (watch())."""
         vision = self.settings.vision
         if vision.detector_path is None:
             return None
         with self._detector_lock:
-            if self._detector is None:
-                from devices.vision.detector import Detector, DetectorConfig
+            if self._detector is None and self.detector_error is None:
+                try:
+                    from devices.vision.detector import Detector, DetectorConfig
 
-                self._detector = Detector(DetectorConfig(Path(vision.detector_path), tuple(vision.detect_labels),
-                                                         vision.min_score))
-                log.info("detector loaded from %s", vision.detector_path)
+                    self._detector = Detector(DetectorConfig(Path(vision.detector_path),
+                                                             tuple(vision.detect_labels), vision.min_score))
+                    log.info("detector loaded from %s", vision.detector_path)
+                except Exception as exc:  # noqa: BLE001 - a bad model folder must not crash-loop every camera
+                    self.detector_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    log.error("detector at %s could not be loaded (%s): motion only", vision.detector_path,
+                              self.detector_error)
             return self._detector
+
+    def _tell_detector_error(self) -> None:
+        """Tell the owner once that the detector did not load (on the event loop)."""
+        if self.detector_error is None or self._detector_told:
+            return
+        self._detector_told = True
+        self.notifier.tell_owner(detector_text(str(self.settings.vision.detector_path), self.detector_error))
+
+    def snapshot(self, name: str) -> bytes:
+        """A fresh JPEG from the camera's main URL (blocking camera I/O: call it in a thread, with a timeout).
+        Raises CameraUnavailable when the camera gives no picture."""
+        from devices.vision.snapshots import encode_jpeg
+
+        cam = self.cameras[name]
+        password = cam.password.get_secret_value() if cam.password else None
+        source = open_source(cam.url, cam.kind, username=cam.username, password=password)
+        try:
+            source.open()
+            frame = source.read()
+        finally:
+            source.close()
+        return frame.jpeg if frame.jpeg is not None else encode_jpeg(frame.bgr())
+
+    def serve(self, jpeg: bytes) -> tuple[str, ...]:
+        """The picture as a copy the channels serve at signed URLs: the media tuple of a reply (() without)."""
+        return (str(self.media.save(jpeg, "image/jpeg").path),) if self.media is not None else ()
+
+    def set_verdict(self, event: dict, verdict: str) -> list[str]:
+        """The owner's "ignore this" / "this is important" on an alerted event: stored, and used from the next
+        visit on. Returns the labels it applies to."""
+        labels = list(dict.fromkeys(str(x.get("label")) for x in event.get("labels") or [] if isinstance(x, dict)))
+        labels = labels or ["motion"]
+        self.store.camera_rule_set(event["camera"], labels, verdict, int(event["id"]))
+        self.verdicts = self.store.camera_rules()  # a new dict: the watcher threads read it without a lock
+        return labels
+
+    def label(self, name: str) -> str:
+        return self._label(name)
 
     def make_watcher(self, name: str) -> CameraWatcher:
         """A watcher for this camera that continues the visit that was under way when the claw stopped, if any."""
@@ -96,7 +143,9 @@ class CameraService:
         options = WatchOptions(fps=cam.fps, offline_after=vision.offline_after)
         detector = self.detector()
         return CameraWatcher(name, lambda: self._source(cam), self._from_thread, options=options, motion=motion,
-                             grouper=grouper, detector=detector.detect if detector else None, clock=self._clock)
+                             grouper=grouper, detector=detector.detect if detector else None, clock=self._clock,
+                             judge=lambda t, zones, labels: worth_alert(self.cameras[name], t, zones, labels,
+                                                                        self.verdicts.get(name))[0])
 
     def _source(self, cam: CameraSettings) -> FrameSource:
         url = cam.detect_url or cam.url
@@ -119,6 +168,7 @@ class CameraService:
         supervisor restarts it)."""
         loop = self._loop = asyncio.get_running_loop()
         watcher = self.watchers[name] = await asyncio.to_thread(self.make_watcher, name)  # may load the model
+        self._tell_detector_error()
         thread_stop = threading.Event()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -177,7 +227,8 @@ class CameraService:
     def _began(self, event: VisitBegan) -> None:
         cam = self.cameras[event.camera]
         snapshot = self.snapshots.save(event.camera, event.t, event.jpeg) if event.jpeg else None
-        worth, why = worth_alert(cam, event.t, event.zones, [label for label, _ in event.labels])
+        worth, why = worth_alert(cam, event.t, event.zones, [label for label, _ in event.labels],
+                                 self.verdicts.get(event.camera))
         alert = event.alert and worth
         if event.alert and not worth:
             log.info("camera %s: visit stored without an alert (%s)", event.camera, why)

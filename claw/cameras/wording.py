@@ -23,3 +23,8 @@ def status_text(camera: str, online: bool, offline_after: float = 20.0) -> str:
     if online:
         return f"The {camera} is back: it sends pictures again."
     return f"The {camera} is offline: no picture for {offline_after:g} seconds. I will say when it is back."
+
+
+def detector_text(path: str, error: str) -> str:
+    return (f"The object detector at {path} could not be loaded ({error}). The cameras watch for motion only "
+            "until it is fixed and the claw restarted.")

@@ -93,9 +93,10 @@ class Notifier:
             self.wake()
         return event_id, ids
 
-    def finish_turn(self, row: dict[str, Any], reply: str) -> str:
-        """Finish an inbox row and store its reply in one transaction; returns the reply as sent."""
-        as_sent, messages = self.prepare(row["channel"], row["sender"], reply, inbox_id=row["id"])
+    def finish_turn(self, row: dict[str, Any], reply: str, *, media: tuple[str, ...] = ()) -> str:
+        """Finish an inbox row and store its reply (with its pictures, if any) in one transaction; returns the
+        reply as sent."""
+        as_sent, messages = self.prepare(row["channel"], row["sender"], reply, inbox_id=row["id"], media=media)
         self.store.inbox_finish(row["id"], messages, turns=[("user", row["text"]), ("assistant", as_sent)])
         self.wake()
         return as_sent

@@ -6,6 +6,7 @@ import typer
 
 from claw.cli.chat import ask_command, chat_command
 from claw.cli.devices import devices_command, token_command
+from claw.cli.discover import discover_command
 from claw.cli.doctor import doctor_command
 from claw.cli.pair import pair_app
 from claw.cli.routines import routines_app
@@ -23,6 +24,7 @@ app.command("demo")(demo_command)
 app.command("chat")(chat_command)
 app.command("ask")(ask_command)
 app.command("devices")(devices_command)
+app.command("discover")(discover_command)
 app.add_typer(soul_app, name="soul")
 app.add_typer(pair_app, name="pair")
 app.add_typer(routines_app, name="routines")

@@ -32,6 +32,7 @@ def _routines() -> Iterator[tuple[Routines, Settings]]:
     from claw.routines.model import RoutineError
     from claw.routines.service import Routines
     from claw.routines.triggers import Location
+    from claw.scenes.book import stored_calls
     from memory.store import Store
 
     settings = settings_or_exit()
@@ -40,9 +41,11 @@ def _routines() -> Iterator[tuple[Routines, Settings]]:
     location = None if where.latitude is None or where.longitude is None else Location(where.latitude,
                                                                                          where.longitude)
     store = Store(settings.db_path)
+    routines = Routines(store, zone_name=where.zone_name, location=location, safety=settings.safety,
+                        devices=lambda: devices)
+    routines.scene_calls = lambda name: stored_calls(store, name)  # a scene step names its risky contents
     try:
-        yield Routines(store, zone_name=where.zone_name, location=location, safety=settings.safety,
-                       devices=lambda: devices), settings
+        yield routines, settings
     except RoutineError as exc:
         fail(exc)
     finally:

@@ -32,7 +32,7 @@ from devices.models import Device
 
 log = logging.getLogger(__name__)
 
-# Intents claw.intents.plan handles; every other HA intent (timers, weather, lists...) goes to the LLM.
+# Intents claw.intents.plan handles (timers: claw.intents.timers); every other HA intent (weather...) goes to the LLM.
 _HA_INTENTS = frozenset(name for name in HANDLERS if name.startswith("Hass"))
 _RESPONDS = frozenset({"hello", "commands"})  # HassRespond answers the local tier gives itself
 _UNSUPPORTED_DOMAINS = frozenset({"person", "scene", "script", "button", "input_button", "valve",
@@ -126,6 +126,7 @@ class IntentEngine:
         self._lock = threading.Lock()
         self._devices: list[Device] = []
         self._slot_lists: dict[str, Any] = {}
+        self._cameras: list[TextSlotValue] = []  # the `camera` slot list (set_cameras)
         self.set_devices([])
         self.recognize("set the brightness to 50%")  # warm hassil's caches (~60 ms once, not per turn)
 
@@ -154,10 +155,20 @@ class IntentEngine:
             "name": TextSlotList(name="name", values=names),
             "area": TextSlotList(name="area", values=[_value(v, r) for r in rooms.values() for v in _variants(r)]),
             "floor": TextSlotList(name="floor", values=[]),
+            "camera": TextSlotList(name="camera", values=self._cameras),
         }
         with self._lock:
             self._devices = list(devices)
             self._slot_lists = slot_lists
+
+    def set_cameras(self, names: list[str]) -> None:
+        """The `camera` slot list: each camera's name, and with "camera" after it (claw.intents.cameras)."""
+        from claw.intents.cameras import camera_names
+
+        values = [_value(v, name) for name in names for spoken in camera_names(name) for v in _variants(spoken)]
+        with self._lock:
+            self._cameras = values
+            self._slot_lists = {**self._slot_lists, "camera": TextSlotList(name="camera", values=values)}
 
     def recognize(self, text: str, default_area: str | None = None) -> RecognizeResult | None:
         """The best hassil match for the text, or None."""

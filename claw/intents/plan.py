@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from claw.intents.cameras import camera_plan
 from claw.intents.questions import QUESTION_HANDLERS
+from claw.intents.routines import ROUTINE_HANDLERS
 from claw.intents.scope import everything, floor_problem, widen
+from claw.intents.timers import TIMER_HANDLERS
 from claw.intents.types import FollowUp, MemoryOp, Plan, Query, Step
 from claw.intents.values import DELTA_SLOTS, step_delta, unreferred
 from claw.intents.vocab import (
@@ -337,6 +340,9 @@ HANDLERS: dict[str, Handler] = {
     "ClawTemperatureStep": _temperature_relative, "ClawAgain": _again,
     "ClawRemember": _memory, "ClawRecall": _memory, "ClawForget": _memory,
     **QUESTION_HANDLERS,  # ClawQuestion, ClawHelp (claw.intents.questions)
+    **TIMER_HANDLERS,  # HA's timer intents (claw.intents.timers, carried out by claw.agent.timers)
+    **ROUTINE_HANDLERS,  # routines and scenes by chat (claw.intents.routines, carried out by claw.agent.routines)
+    "ClawCamera": camera_plan,  # snapshots and camera events (claw.intents.cameras, claw.agent.cameras)
 }
 
 

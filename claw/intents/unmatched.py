@@ -116,8 +116,9 @@ def guess(text: str, intents: Intents, slot_lists: dict[str, Any], devices: list
                             "text": ""}}, allow_unmatched_entities=True, language=language)
     intent = result.intent.name if result is not None else None
     first = text.split()[0].lower()
-    if result is not None and any(len(e.text.split()) >= 3 and e.text.lower().startswith(first)
-                                  for e in result.unmatched_entities.values()):
+    if result is not None and any(len(text_of.split()) >= 3 and text_of.lower().startswith(first)
+                                  for e in result.unmatched_entities.values()
+                                  for text_of in [str(getattr(e, "text", ""))]):  # a range entity has no text
         intent = None  # the whole sentence taken for a name ("set an alarm for 11pm"): no command understood
     said = verb.group(1).lower()
     return Guess(intent, quotable(unknown), closest(text, devices, verb=said), later, said, asks)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from claw.agent.policy import assess, describe, join_actions
 from claw.config import SafetySettings
+from claw.errors import ClawError
 from claw.events import Standing
 from claw.permissions import may
 from claw.routines.clock import Clock, SystemClock
@@ -95,6 +96,8 @@ class Routines:
         self.devices = devices
         self.clock: Clock = clock or SystemClock()
         self.scheduler: RoutineScheduler | None = None
+        # a scene's device commands by name (claw.scenes.book.SceneBook.calls): a scene step's risky contents
+        self.scene_calls: Callable[[str], list[tuple[str, str, dict[str, Any]]]] | None = None
 
     def where(self, tz_name: str) -> Where:
         return Where(zone(tz_name), self.location)
@@ -127,6 +130,13 @@ class Routines:
         return [what for step in routine.steps if (what := self._risk(step, devices))]
 
     def _risk(self, step: Step, devices: Mapping[str, Device]) -> str | None:
+        if isinstance(step, SceneStep) and self.scene_calls is not None:  # names the scene's risky contents
+            try:
+                calls = self.scene_calls(step.name)
+            except ClawError:
+                return None  # a missing scene fails at run time, saying so
+            risky = [self._risk(DeviceStep(d, c, a), devices) for d, c, a in calls]
+            return join_actions([r for r in risky if r]) or None
         if not isinstance(step, DeviceStep) or step.device_id not in devices:
             return None
         risk = assess(devices[step.device_id], step.command, validate(step.command, dict(step.args)), self.safety)
@@ -145,7 +155,7 @@ class Routines:
         if confirmed_risky:  # only the steps risky now; one that becomes risky later is refused then
             devices = {d.id: d for d in self.devices()}
             routine = replace(routine, steps=tuple(
-                replace(s, confirmed=True) if isinstance(s, DeviceStep) and self._risk(s, devices) else s
+                replace(s, confirmed=True) if isinstance(s, DeviceStep | SceneStep) and self._risk(s, devices) else s
                 for s in routine.steps))
         routine = replace(routine, anchor=self.clock.now().timestamp(), paused=False)
         try:
@@ -265,7 +275,8 @@ class Routines:
                     lines.append(f"There is no {routine.trigger.event} here on {gaps} day{'s' if gaps != 1 else ''} "
                                  "before then (polar day or night); it does not run on those days.")
         lines.append(_missed_text(routine))
-        confirmed = [self.step_text(s, devices) for s in routine.steps if isinstance(s, DeviceStep) and s.confirmed]
+        confirmed = [self.step_text(s, devices) for s in routine.steps
+                     if isinstance(s, DeviceStep | SceneStep) and s.confirmed]
         if confirmed:
             lines.append(f"Confirmed to run unattended: {join_actions(confirmed)}.")
         return " ".join(lines)

@@ -153,7 +153,7 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
                                            "ctx": {"max_length": max_chars}}])
         msg = InboundMessage(channel="web", sender=claw.settings.owner, text=body.text, standing="owner")
         result = await claw.agent.ask(msg)
-        return await turn_json(claw, result)
+        return {**await turn_json(claw, result), "media": media_links(claw, list(result.media))}
 
     @app.get("/api/devices", dependencies=auth)
     async def devices() -> list[dict[str, Any]]:

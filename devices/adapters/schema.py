@@ -152,16 +152,50 @@ class CommandRequest(_Request):
     transform: dict[str, Transform] = Field(default_factory=dict)
 
 
+class ZeroconfMatch(_Model):
+    """An mDNS service type the device announces, e.g. `_wled._tcp.local.`, and TXT keys it must carry
+    (a value to equal, or null: the key only has to be present)."""
+
+    type: str = Field(pattern=r"^_[a-z0-9-]{1,63}\._(tcp|udp)\.local\.$")
+    txt: dict[str, str | None] = Field(default_factory=dict)
+
+
 class Match(_Model):
-    """How discovery recognises the device: GET `path` answers JSON whose `fields` (dotted paths) match."""
+    """How discovery recognises the device: GET `path` (with `query`) answers JSON whose `fields` (dotted
+    paths) equal the given values and whose `keys` (dotted paths) exist; `identity` says where its MAC,
+    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces."""
 
     path: str
-    fields: dict[str, JsonValue] = Field(min_length=1)
+    query: dict[str, Scalar] | None = None
+    fields: dict[str, JsonValue] = Field(default_factory=dict)
+    keys: list[str] = Field(default_factory=list, max_length=16)
+    identity: dict[Literal["mac", "serial", "uuid", "name", "model", "firmware"], str] = Field(
+        default_factory=dict)
+    zeroconf: list[ZeroconfMatch] = Field(default_factory=list, max_length=4)
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
         return _check_path(value)
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not _JSON_PATH.match(path) or path == "$":
+                raise ValueError(f"{path!r} is not a dotted JSON path like 'info.mac'")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Match:
+        if not self.fields and not self.keys:
+            raise ValueError("match needs `fields` or `keys` (what the answer must show)")
+        for key, path in self.identity.items():
+            if not _JSON_PATH.match(path) or path == "$":
+                raise ValueError(f"identity.{key}: {path!r} is not a dotted JSON path")
+        if any(PLACEHOLDER.search(str(v)) for v in (self.query or {}).values()):
+            raise ValueError("match.query: placeholders are not allowed in a probe")
+        return self
 
 
 class AdapterSpec(_Model):

@@ -33,7 +33,7 @@ from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
 __all__ = [
     "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
     "StateRequest", "Transform", "builtin_specs", "extract_state", "load_spec", "parse_spec_text",
-    "render_request", "spec_matches", "spec_to_dict",
+    "match_identity", "render_request", "spec_matches", "spec_to_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,28 @@ def spec_matches(spec: AdapterSpec, responses: dict[str, Any]) -> bool:
     """Whether recorded JSON answers (keyed by path) satisfy the spec's `match`; False without one."""
     if spec.match is None or spec.match.path not in responses:
         return False
+    body = responses[spec.match.path]
     try:
-        return all(_json_get(responses[spec.match.path], p) == v for p, v in spec.match.fields.items())
+        for path in spec.match.keys:
+            _json_get(body, path)
+        return all(_json_get(body, p) == v for p, v in spec.match.fields.items())
     except _Miss:
         return False
+
+
+def match_identity(spec: AdapterSpec, body: Any) -> dict[str, str]:
+    """The identity fields (mac, serial, uuid, name, model, firmware) the spec's `match.identity` points at in
+    the probe answer `body`; missing or non-scalar values are left out (pure; values are device text)."""
+    out: dict[str, str] = {}
+    if spec.match is None:
+        return out
+    for key, path in spec.match.identity.items():
+        try:
+            value = _json_get(body, path)
+        except _Miss:
+            continue
+        if isinstance(value, list) and value:  # e.g. Tasmota's FriendlyName: ["Desk"]
+            value = value[0]
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+            out[key] = str(value)
+    return out

@@ -84,6 +84,7 @@ class SimHome:
     http: dict[str, SimHttpDevice] = field(default_factory=dict)  # by device name
     cameras: dict[str, SimCamera] = field(default_factory=dict)  # by name; watched by the claw, not in `devices`
     devices: list[Device] = field(default_factory=list)
+    ssdp: bool = False  # the Sonos players answer SSDP M-SEARCH on loopback (devices/sim/lan.py)
 
     @classmethod
     def load(cls, path: Path | None = None, *, ip_base: str = "127.0.0.2") -> SimHome:
@@ -128,7 +129,7 @@ class SimHome:
             if item.type == "sonos":
                 player = SonosSimPlayer(str(ip), 1400, name=item.name, room=item.room,
                                         uuid=_stable_uuid(item.name), favorites=item.favorites,
-                                        household=household)
+                                        household=household, ssdp=self.ssdp)
                 ip += 1
                 try:
                     self.sonos.append(player.start())

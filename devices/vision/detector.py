@@ -60,14 +60,14 @@ class Detector:
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
+        path = Path(config.path)
+        if not (path / "config.json").is_file():  # before the seconds of importing torch: a typo fails at once
+            raise DetectorError(f"no detection model in {path} (expected config.json and the weights)")
         try:
             import torch
             from transformers import AutoImageProcessor, AutoModelForObjectDetection
         except ImportError as exc:
             raise DetectorError("object detection needs the vision extra: pip install 'homeclaw[vision]'") from exc
-        path = Path(config.path)
-        if not (path / "config.json").is_file():
-            raise DetectorError(f"no detection model in {path} (expected config.json and the weights)")
         torch.set_num_threads(max(1, config.threads))
         self._torch = torch
         try:

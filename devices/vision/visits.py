@@ -92,6 +92,12 @@ class VisitGrouper:
             self.last_alert_end = visit.last_motion
         return [VisitEnded(visit.started, visit.last_motion)]
 
+    def silence(self) -> None:
+        """The visit just started will not be alerted (quiet hours, outside the alert zones): its end starts no
+        cooldown."""
+        if self.visit is not None:
+            self.visit.alerted = False
+
     def cancel(self) -> None:
         """Drop the visit just started: it was not worth one (the detector saw nothing wanted)."""
         self.visit = None

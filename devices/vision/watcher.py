@@ -60,6 +60,7 @@ class CameraStatus:
 WatchEvent = VisitBegan | VisitContinues | VisitOver | CameraStatus
 Sink = Callable[[WatchEvent], None]
 Detect = Callable[[np.ndarray, tuple[Box, ...]], list[Detection]]  # BGR frame, motion boxes -> wanted objects
+Judge = Callable[[float, tuple[str, ...], tuple[str, ...]], bool]  # (t, zones, labels) -> worth an alert?
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class CameraWatcher:
     def __init__(self, name: str, source: Callable[[], FrameSource], sink: Sink, *,
                  options: WatchOptions | None = None, motion: MotionConfig | None = None,
                  rules: VisitRules | None = None, grouper: VisitGrouper | None = None,
-                 detector: Detect | None = None, clock: Callable[[], float] = time.time) -> None:
+                 detector: Detect | None = None, clock: Callable[[], float] = time.time,
+                 judge: Judge | None = None) -> None:
         self.name = name
         self.options = options or WatchOptions()
         self._source_factory = source
@@ -89,6 +91,7 @@ class CameraWatcher:
         self.grouper = grouper or VisitGrouper(rules)
         self._clock = clock
         self.detector = detector  # None: motion alone starts a visit
+        self.judge = judge  # the owner's rules (zones, labels, quiet hours): a visit they silence starts no cooldown
         self._detect_after = 0.0
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=self.options.queue_size)
         self._last_frame_at: float | None = None
@@ -190,7 +193,12 @@ class CameraWatcher:
                     boxes, labels = tuple(d.box for d in found), tuple((d.label, round(d.score, 3)) for d in found)
                 names = [f"{label} {score:.0%}" for label, score in labels]
                 jpeg = encode_jpeg(draw_boxes(picture, boxes, names)) if picture is not None else b""
-                self._emit(VisitBegan(self.name, change.t, boxes, change.zones, change.alert, jpeg, labels))
+                alert = change.alert
+                if alert and self.judge is not None and not self.judge(change.t, change.zones,
+                                                                       tuple(label for label, _ in labels)):
+                    alert = False
+                    self.grouper.silence()
+                self._emit(VisitBegan(self.name, change.t, boxes, change.zones, alert, jpeg, labels))
             elif isinstance(change, VisitGoing):
                 self._emit(VisitContinues(self.name, change.t))
             elif isinstance(change, VisitEnded):

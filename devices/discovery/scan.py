@@ -1,0 +1,108 @@
+"""One discovery pass: mDNS and SSDP on the given interfaces, then bounded HTTP probes matched to adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from devices.adapters.spec import AdapterSpec, builtin_specs
+from devices.discovery import mdns, ssdp
+from devices.discovery.matching import (
+    GENERIC_HTTP,
+    DiscoveryError,
+    Found,
+    allowed_host,
+    describe,
+    match_answers,
+    probe_plan,
+    zeroconf_hits,
+)
+from devices.discovery.probe import ProbeRecord, probe, probe_client
+
+log = logging.getLogger(__name__)
+
+MAX_HOSTS = 64
+PARALLEL_PROBES = 16
+
+
+@dataclass
+class ScanResult:
+    """What one pass found, the probe records (for learning unknown devices later) and what was refused."""
+
+    found: list[Found] = field(default_factory=list)
+    records: dict[str, ProbeRecord] = field(default_factory=dict)  # by address
+    refused: list[str] = field(default_factory=list)  # announced addresses outside the allowed interfaces
+    seconds: float = 0.0
+
+
+def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
+    """Every mDNS service type a spec matches, plus the generic `_http._tcp`."""
+    types = {zc.type for s in specs.values() if s.match for zc in s.match.zeroconf}
+    return sorted(types | {GENERIC_HTTP})
+
+
+async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, AdapterSpec] | None = None,
+               targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos") -> ScanResult:
+    """Discover devices on `interfaces` (IPv4 addresses; never all of them) within about `timeout` seconds
+    of listening plus the probes; `targets` are extra host:port addresses to fingerprint."""
+    if not interfaces:
+        raise DiscoveryError("discovery needs at least one interface address (never all of them)")
+    specs = builtin_specs() if specs is None else specs
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    jobs: list[Coroutine[Any, Any, Any]] = [mdns.browse(interfaces, service_types(specs), timeout)]
+    if sonos:
+        jobs.extend(ssdp.discover_sonos(i, timeout, household_id) for i in interfaces)
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    result = ScanResult()
+    hosts: dict[str, Found] = {}
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            log.warning("discovery step failed: %s", outcome)
+            continue
+        for item in outcome:
+            if isinstance(item, ssdp.SsdpPlayer):
+                f = hosts.setdefault(item.address, Found(item.address))
+                f.via.add("ssdp")
+                f.identity.update(uuid=item.uuid[:64], name=item.name[:64])
+                f.what, f.adapter = "Sonos player", "sonos"
+                continue
+            for host in item.addresses[:4]:
+                address = f"{host}:{item.port}"
+                if not allowed_host(host, interfaces) or not 0 < item.port < 65536:
+                    result.refused.append(address)
+                    continue
+                f = hosts.setdefault(address, Found(address))
+                f.via.add("mdns")
+                f.services.add(item.type)
+                f.txt.update(item.txt)
+    for target in targets:
+        if allowed_host(target.rsplit(":", 1)[0], interfaces):
+            hosts.setdefault(target, Found(target)).via.add("probe")
+        else:
+            result.refused.append(target)
+    to_probe = [f for f in hosts.values() if f.adapter != "sonos"][:MAX_HOSTS]
+    gate = asyncio.Semaphore(PARALLEL_PROBES)
+    async with probe_client() as client:
+        async def fingerprint(f: Found) -> None:
+            hints = sorted({n for t in f.services for n in zeroconf_hits(specs, t, f.txt)})
+            plan = probe_plan(specs, hints or None)
+            async with gate:
+                record = await probe(client, f.address, plan)
+            name, identity = match_answers(specs, record.answers, hints)
+            if name is None and hints:  # the announcement pointed wrong: try every matcher
+                async with gate:
+                    record = await probe(client, f.address, probe_plan(specs))
+                name, identity = match_answers(specs, record.answers)
+            result.records[f.address] = record
+            f.via.add("probe")
+            f.adapter, f.identity = name, identity
+            f.what = describe(specs[name]) if name else "unknown"
+
+        await asyncio.gather(*(fingerprint(f) for f in to_probe))
+    result.found = list(hosts.values())
+    result.seconds = round(loop.time() - started, 3)
+    return result

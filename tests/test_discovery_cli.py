@@ -1,0 +1,47 @@
+"""`claw discover`: the table on loopback, interface checks, and no unpinned discovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from claw.cli import app
+from devices.discovery import mdns, ssdp
+from devices.discovery.matching import DiscoveryError
+from devices.discovery.scan import scan
+from devices.sim.tasmota import SimTasmota
+
+
+@pytest.fixture
+def dimmer() -> Iterator[SimTasmota]:
+    sim = SimTasmota(name="porch dimmer").start()
+    yield sim
+    sim.stop()
+
+
+def test_discover_prints_the_table_for_a_target(dimmer: SimTasmota) -> None:
+    result = CliRunner().invoke(app, ["discover", "--timeout", "0.3", "--target", dimmer.address,
+                                      "--target", "192.0.2.1:80"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["ADDRESS", "IDENTITY", "WHAT", "ADAPTER", "VIA"]
+    row = next(line for line in lines if line.startswith(dimmer.address))
+    mac = ":".join(dimmer.mac_hex[i:i + 2] for i in range(0, 12, 2))
+    assert f"mac:{mac}" in row and row.split()[-2:] == ["tasmota", "probe"]
+    assert "ignored" in result.output and "192.0.2.1:80" in result.output
+
+
+def test_discover_refuses_a_bad_interface() -> None:
+    result = CliRunner().invoke(app, ["discover", "--interface", "eth0"])
+    assert result.exit_code == 2 and "not an IPv4 address" in result.output
+
+
+async def test_discovery_never_runs_unpinned() -> None:
+    with pytest.raises(DiscoveryError):
+        await scan([])
+    with pytest.raises(DiscoveryError):
+        mdns.pinned_zeroconf([])
+    with pytest.raises(DiscoveryError):
+        await ssdp.discover_sonos("")
