@@ -133,6 +133,8 @@ class Claw:
         self.routines.scheduler = self.scheduler
         self.routine_chat = RoutineChat(self.routines, self.store, ttl=settings.safety.confirm_seconds)
         self.handler.confirmations.kinds.update(self.routine_chat.kinds())
+        if self.handler.model is not None:  # the LLM's propose_routine tool (claw.agent.tools.routines)
+            self.handler.model.routine_chat = self.routine_chat
         self.handler.routine_talk = RoutineTalk(self.routine_chat, self.scenes, registry=self.registry,
                                                 local=self.handler.local, parse=self.intents.parse,
                                                 default_area=settings.default_area)

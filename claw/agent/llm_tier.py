@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from claw.agent.actuator import Actuator, TurnContext
 from claw.agent.context import build_messages
 from claw.agent.tools.home import home_tools
+from claw.agent.tools.routines import Proposal, routine_tools
 from claw.channels.base import Channel
 from claw.config import Settings
 from claw.errors import LLMError
@@ -22,6 +23,7 @@ from memory.store import Store
 
 if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up time)
     from claw.agent.llm import LLMClient
+    from claw.routines.chat import RoutineChat
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class LLMTier:
         self.actuator = actuator
         self.channels = channels
         self.route = route
+        self.routine_chat: RoutineChat | None = None  # set by the runtime: the propose_routine tool
 
     async def run(self, ctx: TurnContext, voice: Voice, images: list[tuple[bytes, str]] | None = None
                   ) -> TurnResult:
@@ -52,6 +55,9 @@ class LLMTier:
         messages = build_messages(soul, self.registry.all(), facts, history, ctx.text, images,
                                   standing=ctx.standing)
         tools = home_tools(ctx, self.registry, self.actuator, self.store, voice)
+        proposal = Proposal()  # a routine the model proposed: the code's description and YES prompt
+        if self.routine_chat is not None:
+            tools += routine_tools(ctx, self.routine_chat, voice, proposal)
         try:
             outcome = await self.llm.run(messages, tools, max_steps=self.settings.llm.max_steps,
                                          max_seconds=self.settings.llm.max_seconds,
@@ -65,6 +71,9 @@ class LLMTier:
         channel = self.channels.get(self.route(ctx.channel, ctx.sender)[0])  # the channel the reply goes out on
         limit, most = (channel.max_length if channel else DEFAULT_LIMIT), self.settings.max_reply_messages
         prompt = self.actuator.close_confirmation(ctx, voice)
+        if proposal.text:  # the routine's own words and YES, unless a later held step superseded its question
+            prompt = (f"{proposal.text} {proposal.prompt}" if prompt is None else
+                      f"{prompt} (The routine “{proposal.name}” was not proposed: ask for it again after this.)")
         text = replies_flow.strip_yes_requests(replies_flow.cut(outcome.text, (most + 1) * limit))  # no more is sent
         if prompt:
             text = replies_flow.fit_before(text, prompt, limit, most)
