@@ -157,6 +157,25 @@ def test_ask_demo_without_llm_says_what_it_cannot_do(tmp_path: Path) -> None:
     assert out["reply"] == text
 
 
+def test_demo_has_a_location_so_a_sunset_routine_can_be_proposed(tmp_path: Path) -> None:
+    proc = claw_proc(tmp_path, "ask", "--demo", "at sunset close the bedroom shade")
+    assert proc.returncode == 0, proc.stderr
+    assert "latitude" not in proc.stdout  # not "sunrise and sunset need the home's location"
+    assert "sunset" in proc.stdout.lower() and "Reply YES" in proc.stdout
+
+
+def test_demo_keeps_a_configured_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    from claw.cli.common import DEMO_LOCATION, demo_settings
+    from claw.config import Settings
+
+    plain = demo_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert (plain.routines.latitude, plain.routines.longitude) == DEMO_LOCATION
+    monkeypatch.setenv("CLAW_ROUTINES__LATITUDE", "69.65")
+    monkeypatch.setenv("CLAW_ROUTINES__LONGITUDE", "18.96")
+    mine = demo_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert (mine.routines.latitude, mine.routines.longitude) == (69.65, 18.96)
+
+
 # init, token, soul (in process) --------------------------------------------------------------------
 
 def test_init_writes_config_and_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,7 +88,7 @@ def ask_command(
     tmp = None
     if demo:
         tmp = tempfile.TemporaryDirectory(prefix="claw-ask-")
-        settings = settings.model_copy(update={"data_dir": Path(tmp.name)})
+        settings = demo_settings(settings).model_copy(update={"data_dir": Path(tmp.name)})  # a fresh data dir
     setup_logging(settings, quiet=True)
     try:
         out = run_or_exit(ask_once(settings, text, demo=demo, home_file=home))

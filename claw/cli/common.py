@@ -57,9 +57,18 @@ def setup_logging(settings: Settings, quiet: bool = False) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+# Where the simulated home stands (Greenwich) when the config names no location, so "at sunset …" works in the demo.
+DEMO_LOCATION = (51.4779, 0.0)
+
+
 def demo_settings(settings: Settings) -> Settings:
-    """The settings of `claw demo` (and `claw chat --demo`): the same, with the data dir <data dir>/demo."""
-    return settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+    """The settings of `claw demo` (and `claw chat --demo`): the same, with the data dir <data dir>/demo, and the
+    simulated home's location for sunrise/sunset routines unless the config sets one."""
+    update: dict[str, Any] = {"data_dir": settings.data_dir / "demo"}
+    if settings.routines.latitude is None:
+        latitude, longitude = DEMO_LOCATION
+        update["routines"] = settings.routines.model_copy(update={"latitude": latitude, "longitude": longitude})
+    return settings.model_copy(update=update)
 
 
 def demo_option() -> Any:
