@@ -25,7 +25,7 @@ class Announcement:
 
 
 class LoopbackAnnouncer:
-    """Announces services on 127.0.0.1 only (never a bare Zeroconf()); `async with` or start()/stop()."""
+    """Announces services on a loopback address only (AsyncZeroconf pinned to it); `async with` or start()/stop()."""
 
     def __init__(self, announcements: list[Announcement], interface: str = LOOPBACK) -> None:
         if not interface.startswith("127."):
