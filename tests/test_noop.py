@@ -4,15 +4,11 @@ device call; the same command acts when the state differs (the pure parts: tests
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import soco
 
 from claw.agent.satisfied import check_steps
 from claw.events import InboundMessage, TurnResult
@@ -20,7 +16,7 @@ from claw.intents.types import Plan, Step
 from claw.runtime import Claw
 from devices.sim.home import SimHome
 from devices.sim.sonos import SonosSimPlayer
-from tests.conftest import running_claw
+from tests.module_claw import module_claw
 
 ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # the tests that use the module's claw
 
@@ -33,38 +29,10 @@ RED = [255, 0, 0]
 
 
 # ---- one home and one claw for the module; every case starts from the home file's state -----------------
-def _isolate(mp: pytest.MonkeyPatch, tmp: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("CLAW_"):
-            mp.delenv(key)
-    mp.setenv("CLAW_CONFIG", str(tmp / "no-such-claw.toml"))
-    mp.setenv("CLAW_DATA_DIR", str(tmp / "data"))
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests.conftest's, without its per-test soco reset: the module's claw keeps its Sonos driver (reset
-    once around the module instead, in `mclaw`)."""
-    _isolate(monkeypatch, tmp_path)
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def mclaw(shared_home: SimHome, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Claw]:
-    soco.core.soco_reset()
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("noop")
-        _isolate(mp, tmp)
-        async with running_claw(shared_home, tmp) as c:
-            yield c
-    soco.core.soco_reset()
-
-
-@pytest.fixture
-def home(shared_home: SimHome, mclaw: Claw) -> Iterator[SimHome]:
-    shared_home.reset()
-    mclaw.registry.forget()
-    yield shared_home
-    shared_home.reset()
+isolated_env, mclaw, home = module_claw('shared_home', 'noop')
 
 
 _senders = iter(range(1, 1_000_000))

@@ -5,16 +5,12 @@ every simulator as it was."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import soco
 
 from claw.agent.questions import acts, answers
 from claw.events import InboundMessage, TurnResult, Voice
@@ -27,7 +23,7 @@ from devices.models import Device, Kind
 from devices.sim.home import SimHome, random_loopback_base
 from devices.sim.sonos import SonosSimPlayer
 from devices.sim.sonos_xml import PLAYLIST
-from tests.conftest import running_claw
+from tests.module_claw import module_claw
 
 KL, LAMP, BL, HL = "kitchen light", "living room lamp", "bedroom light", "hallway light"
 LIGHTS = (KL, LAMP, BL, HL)
@@ -38,18 +34,6 @@ FIRST = PLAYLIST[0]["title"]  # what a speaker plays when it starts
 
 
 # ---- one home and one claw for the module; every case starts from the home file's state -------------
-def _isolate(mp: pytest.MonkeyPatch, tmp: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("CLAW_"):
-            mp.delenv(key)
-    mp.setenv("CLAW_CONFIG", str(tmp / "no-such-claw.toml"))
-    mp.setenv("CLAW_DATA_DIR", str(tmp / "data"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests.conftest's, without its per-test soco reset (the module's claw keeps its Sonos driver)."""
-    _isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -60,25 +44,8 @@ def qhome() -> Iterator[SimHome]:
     sim.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def mclaw(qhome: SimHome, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Claw]:
-    soco.core.soco_reset()
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("questions")
-        _isolate(mp, tmp)
-        async with running_claw(qhome, tmp) as c:
-            yield c
-    soco.core.soco_reset()
 
-
-@pytest.fixture
-def home(qhome: SimHome, mclaw: Claw) -> Iterator[SimHome]:
-    qhome.reset()
-    forget = getattr(mclaw.registry, "forget", None)  # remembered states (no-op awareness): start clean
-    if forget is not None:
-        forget()
-    yield qhome
-    qhome.reset()
+isolated_env, mclaw, home = module_claw('qhome', 'questions')
 
 
 ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")

@@ -3,15 +3,11 @@ against a simulated home with several lights, blinds and locks per room, asserti
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import soco
 
 from claw.agent.policy import assess
 from claw.config import SafetySettings
@@ -24,7 +20,7 @@ from claw.runtime import Claw
 from devices.models import Device, Kind
 from devices.sim.home import SimHome, random_loopback_base
 from devices.sim.sonos import SonosSimPlayer
-from tests.conftest import running_claw
+from tests.module_claw import module_claw
 
 HOME_YAML = """
 name: Scope test house
@@ -62,18 +58,6 @@ JAZZ = "Jazz Classics"
 
 
 # ---- one home and one claw for the module; every case starts from the home file's state -------------
-def _isolate(mp: pytest.MonkeyPatch, tmp: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("CLAW_"):
-            mp.delenv(key)
-    mp.setenv("CLAW_CONFIG", str(tmp / "no-such-claw.toml"))
-    mp.setenv("CLAW_DATA_DIR", str(tmp / "data"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests.conftest's, without its per-test soco reset (the module's claw keeps its Sonos driver)."""
-    _isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -86,25 +70,8 @@ def scope_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimHome]:
     sim.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def mclaw(scope_home: SimHome, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Claw]:
-    soco.core.soco_reset()
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("scope")
-        _isolate(mp, tmp)
-        async with running_claw(scope_home, tmp) as c:
-            yield c
-    soco.core.soco_reset()
 
-
-@pytest.fixture
-def home(scope_home: SimHome, mclaw: Claw) -> Iterator[SimHome]:
-    scope_home.reset()
-    forget = getattr(mclaw.registry, "forget", None)  # remembered states (no-op awareness): start clean
-    if forget is not None:
-        forget()
-    yield scope_home
-    scope_home.reset()
+isolated_env, mclaw, home = module_claw('scope_home', 'scope')
 
 
 ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")

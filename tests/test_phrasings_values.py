@@ -6,15 +6,12 @@ and that no device received a command."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import soco
 
 from claw.config import LLMSettings
 from claw.events import InboundMessage, TurnResult
@@ -30,6 +27,7 @@ from devices.sim.sonos import SonosSimPlayer
 from devices.sim.sonos_xml import DEFAULT_FAVORITES, PLAYLIST
 from tests.conftest import running_claw
 from tests.fakes.openai_server import ScriptedOpenAI, reply
+from tests.module_claw import module_claw
 
 IN_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # the async tests share the module's claw
 
@@ -43,18 +41,6 @@ MINE = {"title": "My Favorites", "uri": "x-sonosapi-stream:s99999?sid=254&flags=
 
 
 # ---- one home (the demo home, plus a favourite called "My Favorites") and one claw for the module ------
-def _isolate(mp: pytest.MonkeyPatch, tmp: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("CLAW_"):
-            mp.delenv(key)
-    mp.setenv("CLAW_CONFIG", str(tmp / "no-such-claw.toml"))
-    mp.setenv("CLAW_DATA_DIR", str(tmp / "data"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests.conftest's, without its per-test soco reset (the module's claw keeps its Sonos driver)."""
-    _isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -68,25 +54,8 @@ def shared_home() -> Iterator[SimHome]:
     sim.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def mclaw(shared_home: SimHome, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Claw]:
-    soco.core.soco_reset()
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("values")
-        _isolate(mp, tmp)
-        async with running_claw(shared_home, tmp) as c:
-            yield c
-    soco.core.soco_reset()
 
-
-@pytest.fixture
-def home(shared_home: SimHome, mclaw: Claw) -> Iterator[SimHome]:
-    shared_home.reset()
-    forget = getattr(mclaw.registry, "forget", None)
-    if forget is not None:
-        forget()  # states the registry remembered from an earlier case
-    yield shared_home
-    shared_home.reset()
+isolated_env, mclaw, home = module_claw('shared_home', 'values')
 
 
 _senders = iter(range(1, 1_000_000))

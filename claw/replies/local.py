@@ -37,8 +37,7 @@ _DONE: dict[str, tuple[str, str]] = {
     "lock": ("{who} {is} locked", "{who} {has} been locked"),
     "unlock": ("{who} {is} unlocked", "{who} {has} been unlocked"),
 }
-EXAMPLES = ("“turn on the kitchen light”", "“what's the temperature in the hallway”",
-             "“play jazz in the kitchen”", "“remember that the bins go out on Monday”")
+EXAMPLES = ("“turn on the kitchen light”",)  # the help reply builds its examples from the home (claw.replies.help)
 
 
 def _cap(text: str) -> str:
@@ -330,20 +329,11 @@ def greeting(voice: Voice) -> str:
     return f"Hi, I'm {name}! Ask me to switch lights, play music, check the temperature, or remember things."
 
 
-def help_reply(voice: Voice) -> str:
-    examples = "\n".join(f"- {e}" for e in EXAMPLES)
-    if voice.concise:
-        return f"Try:\n{examples}"
-    if voice.formal:
-        return f"{voice.name} understands requests such as:\n{examples}"
-    return f"You can say things like:\n{examples}"
-
-
 def ack_reply(voice: Voice, plan: Plan | None = None) -> str:
     """Replies for plans that change nothing: never mind, thanks, hello, "what can I say"."""
     intent = plan.intent if plan is not None else ""
-    if intent == "HassRespond" and plan is not None:
-        return help_reply(voice) if plan.slots.get("response") == "commands" else greeting(voice)
+    if intent == "HassRespond":  # "what can I say" and "hello" are answered by claw.agent.questions
+        return greeting(voice)
     if intent == "ClawThanks":
         if voice.concise:
             return "Any time."
