@@ -189,3 +189,12 @@ def test_claw_discover_sweep_shows_asks_and_sweeps(lan: NetnsLan, monkeypatch: p
     for address, (adapter, _) in expected(lan).items():
         row = next(line for line in swept.output.splitlines() if line.startswith(address + " "))
         assert adapter in row.split() and "nmap,probe" in row
+
+
+def test_a_device_on_port_80_can_be_probed() -> None:
+    """Real devices answer on port 80, which httpx leaves out of its URLs: the probe must still accept it."""
+    from devices.discovery.probe import ProbeError, _url
+
+    assert str(_url("10.77.0.5:80", "/json/info")) == "http://10.77.0.5/json/info"
+    with pytest.raises(ProbeError):
+        _url("10.77.0.5:80", "//10.77.0.6/json")
