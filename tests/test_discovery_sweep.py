@@ -160,6 +160,19 @@ def test_the_sweep_finds_the_ten_hosts_and_their_adapters_match(lan: NetnsLan) -
     assert all(result.records[a].answers for a in want)  # the probe records are kept for learning
 
 
+def test_the_unprivileged_sweep_finds_the_same_hosts(lan: NetnsLan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without root nmap gets connect() scan and ping arguments; they must work with the real nmap too."""
+    monkeypatch.setattr(sweep_mod, "privileged", lambda: False)
+
+    def unprivileged() -> sweep_mod.SweepResult:
+        return asyncio.run(sweep_mod.sweep([lan.subnet], [lan.scanner_address]))
+
+    result = lan.in_scanner(unprivileged)
+    assert "-sT --unprivileged" in result.command_line and "-sS" not in result.command_line
+    assert [h for h in result.live if h != lan.scanner_address] == [h.address for h in lan.hosts]
+    assert sorted(result.targets) == sorted(expected(lan))
+
+
 def test_a_subnet_beyond_the_scanners_interface_is_refused_in_the_namespace(lan: NetnsLan) -> None:
     def sweep_other() -> None:
         asyncio.run(plan_sweep(["10.78.0.0/24"], [lan.scanner_address]))
