@@ -62,13 +62,14 @@ def privileged() -> bool:
 
 def nmap_arguments(ports: Sequence[int], *, as_root: bool, host_timeout: float = HOST_TIMEOUT) -> str:
     """The nmap options (pure): no DNS, fast timing, one retry, bounded round trips and time per host, only
-    open ports; a SYN scan and TCP SYN ping as root (ARP on the local segment), connect() scan and ping otherwise."""
+    open ports; a SYN scan and TCP SYN ping as root (ARP on the local segment), otherwise connect() scan and
+    ping, at least 64 probes in flight (each dead address costs a connect() that waits on ARP)."""
     port_list = ",".join(str(p) for p in sorted(set(ports)))
     if not port_list or not all(0 < p < 65536 for p in ports):
         raise DiscoveryError("sweep ports must be 1-65535")
     args = ["-n", "-T4", "--max-retries", "1", "--max-rtt-timeout", MAX_RTT,
             "--host-timeout", f"{max(1, round(host_timeout))}s", f"-PS{port_list}", "-p", port_list, "--open"]
-    args[:0] = ["-sS"] if as_root else ["-sT", "--unprivileged"]
+    args[:0] = ["-sS"] if as_root else ["-sT", "--unprivileged", "--min-parallelism", "64"]
     return shlex.join(args)
 
 
