@@ -65,10 +65,12 @@ def test_the_default_sweep_is_the_interfaces_slash_24_or_its_narrower_network() 
 
 def test_nmap_arguments_are_bounded_and_unprivileged_without_root() -> None:
     root = nmap_arguments([8080, 80], as_root=True, host_timeout=5)
-    user = nmap_arguments([80], as_root=False)
-    assert root.split()[0] == "-sS" and "-PS80,8080" in root and "-p 80,8080" in root
+    user = nmap_arguments([8080, 80, 443, 1400], as_root=False)
+    assert root.split()[0] == "-sS" and "-PS80,8080" in root.split() and "-p 80,8080" in root
     assert "--host-timeout 5s" in root and "-T4" in root and "-n" in root.split()
     assert user.split()[:2] == ["-sT", "--unprivileged"] and "-sS" not in user
+    assert "-PS80,443" in user.split() and "-p 80,443,1400,8080" in user
+    assert "-PS1400" in nmap_arguments([1400, 1401], as_root=False).split()
 
 
 def test_probe_targets_skip_https_when_the_host_speaks_plain_http() -> None:
