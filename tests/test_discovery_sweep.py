@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from claw.cli import app
 from devices.discovery import sweep as sweep_mod
+from devices.discovery.matching import DiscoveryError
 from devices.discovery.scan import ScanResult, scan
 from devices.discovery.subnets import SweepRefused, check_subnets, default_subnet
 from devices.discovery.sweep import NmapMissing, nmap_arguments, plan_sweep, probe_targets
@@ -213,3 +214,37 @@ def test_a_device_on_port_80_can_be_probed() -> None:
     assert str(_url("10.77.0.5:80", "/json/info")) == "http://10.77.0.5/json/info"
     with pytest.raises(ProbeError):
         _url("10.77.0.5:80", "//10.77.0.6/json")
+
+
+# nmap failing while it runs ---------------------------------------------------------------------------
+def fake_nmap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan_part: str) -> None:
+    """An `nmap` on PATH (with `ip`) that answers `-V` like nmap and then misbehaves on the scan itself."""
+    ip = shutil.which("ip")
+    if ip is None:
+        pytest.skip("the `ip` command (iproute2) is not installed")
+    (tmp_path / "ip").symlink_to(ip)
+    script = tmp_path / "nmap"
+    script.write_text('#!/bin/sh\nif [ "$1" = "-V" ]; then echo "Nmap version 7.93 ( https://nmap.org )"; exit 0; fi\n'
+                      + scan_part + "\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+
+async def test_an_nmap_that_overruns_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_nmap(tmp_path, monkeypatch, f"exec {shutil.which('sleep')} 20")
+    plan = await plan_sweep(["127.0.0.0/24"], ["127.0.0.1"], timeout=1)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(DiscoveryError, match="longer than 1 s and was stopped"):
+        await sweep_mod.run_sweep(plan)
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_a_failing_nmap_is_reported_and_the_rest_of_the_scan_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_nmap(tmp_path, monkeypatch, 'echo "Failed to open device eth9" >&2; exit 1')
+    with SimTasmota(name="sweep porch").start() as dimmer:
+        result = await scan(["127.0.0.1"], timeout=0.2, sonos=False, targets=[dimmer.address],
+                            sweep_subnets=["127.0.0.0/24"])
+    assert result.swept is None and result.sweep_error is not None
+    assert result.sweep_error == "nmap failed: Failed to open device eth9"
+    assert [(f.address, f.adapter) for f in result.found] == [(dimmer.address, "tasmota")]

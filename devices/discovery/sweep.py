@@ -108,7 +108,8 @@ def _run_nmap(path: str, hosts: str, arguments: str, timeout: float) -> dict[str
     except nmap.PortScannerTimeout as exc:
         raise DiscoveryError(f"the nmap sweep of {hosts} took longer than {timeout:g} s and was stopped") from exc
     except nmap.PortScannerError as exc:
-        raise DiscoveryError(f"nmap failed: {str(exc).strip()[:300]}") from exc
+        detail = str(getattr(exc, "value", exc)).strip()  # PortScannerError's str() is a repr
+        raise DiscoveryError(f"nmap failed: {detail[:300]}") from exc
 
 
 @dataclass
