@@ -28,6 +28,13 @@ def discover_command(
     target: Annotated[list[str] | None, typer.Option(
         "--target", help="also fingerprint this host:port (on an interface's subnet)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="start the simulated LAN on loopback and scan it")] = False,
+    sweep: Annotated[bool, typer.Option("--sweep", help="also sweep SUBNET (default: the first interface's /24) "
+                                        "with nmap and probe every open device port; asks first")] = False,
+    subnet: Annotated[list[str] | None, typer.Argument(
+        help="with --sweep: subnet(s) to sweep, at most a /22 each, on an interface's network")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="sweep without asking")] = False,
+    allow_public: Annotated[bool, typer.Option("--allow-public", help="let --sweep cover public (non-RFC 1918) "
+                                               "address space on an interface's network")] = False,
 ) -> None:
     """Find devices (mDNS, Sonos SSDP, HTTP fingerprints) and the adapter that fits each; run only when asked."""
     interfaces = interface or ["127.0.0.1"]
@@ -38,7 +45,17 @@ def discover_command(
             fail(f"--interface {addr!r} is not an IPv4 address")
     if demo and interfaces != ["127.0.0.1"]:
         fail("--demo scans the simulated LAN on 127.0.0.1 only")
-    rows, refused, seconds = run_or_exit(_run(interfaces, timeout, list(target or []), demo))
+    if subnet and not sweep:
+        fail("a SUBNET is swept only with --sweep")
+    subnets: list[str] = []
+    if sweep:
+        from claw.cli.discover_sweep import confirm_sweep
+
+        subnets = confirm_sweep(interfaces, list(subnet or []), yes=yes, allow_public=allow_public)
+    rows, refused, seconds, swept = run_or_exit(_run(interfaces, timeout, list(target or []), demo, subnets,
+                                                      allow_public))
+    if swept:
+        typer.echo(swept)
     for line in format_table(rows):
         typer.echo(line)
     known = sum(r["adapter"] != "unknown" for r in rows)
@@ -49,15 +66,29 @@ def discover_command(
         typer.echo("unknown devices need an adapter spec: see devices/adapters/*.yaml for the format")
 
 
-async def _run(interfaces: list[str], timeout: float, targets: list[str], demo: bool) -> tuple[Any, ...]:
+def _swept(result: Any) -> str:
+    """One line on the sweep: hosts up and open ports, or why it failed."""
+    if result.sweep_error:
+        return f"nmap sweep failed: {result.sweep_error}"
+    if result.swept is None:
+        return ""
+    s = result.swept
+    return (f"nmap: {len(s.live)} host(s) up in {', '.join(s.subnets)}, {len(s.targets)} open device port(s), "
+            f"{s.seconds:.2f} s")
+
+
+async def _run(interfaces: list[str], timeout: float, targets: list[str], demo: bool,
+               subnets: list[str], allow_public: bool) -> tuple[Any, ...]:
     from devices.discovery.matching import table
     from devices.discovery.scan import scan
 
     if not demo:
-        result = await scan(interfaces, timeout=timeout, targets=targets)
-        return table(result.found), result.refused, result.seconds
+        result = await scan(interfaces, timeout=timeout, targets=targets, sweep_subnets=subnets,
+                            allow_public=allow_public)
+        return table(result.found), result.refused, result.seconds, _swept(result)
     from devices.sim.lan import SimLan
 
     async with SimLan.load() as lan:
-        result = await scan(interfaces, timeout=timeout, targets=targets, household_id=lan.household_id)
-    return table(result.found), result.refused, result.seconds
+        result = await scan(interfaces, timeout=timeout, targets=targets, household_id=lan.household_id,
+                            sweep_subnets=subnets, allow_public=allow_public)
+    return table(result.found), result.refused, result.seconds, _swept(result)

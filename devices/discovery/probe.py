@@ -53,7 +53,7 @@ def _url(address: str, path: str) -> httpx.URL:
     if not path.startswith("/") or path.startswith("//") or any(c in path for c in "?#\\@") or " " in path:
         raise ProbeError(f"probe path {path[:60]!r} is not a plain path on the device")
     url = httpx.URL(f"http://{address}{path}")
-    if f"{url.host}:{url.port}" != address and url.host != address:
+    if f"{url.host}:{url.port or 80}" != address and url.host != address:  # httpx drops the default port 80
         raise ProbeError(f"probe path {path[:60]!r} leaves {address}")
     return url
 

@@ -1,4 +1,5 @@
-"""One discovery pass: mDNS and SSDP on the given interfaces, then bounded HTTP probes matched to adapters."""
+"""One discovery pass: mDNS, SSDP and an optional nmap sweep on the given interfaces, then bounded HTTP probes
+matched to adapters."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devices.adapters.spec import AdapterSpec, builtin_specs
-from devices.discovery import mdns, ssdp
+from devices.discovery import mdns, ssdp, sweep
 from devices.discovery.matching import (
     GENERIC_HTTP,
     DiscoveryError,
@@ -21,10 +22,12 @@ from devices.discovery.matching import (
     zeroconf_hits,
 )
 from devices.discovery.probe import ProbeRecord, probe, probe_client
+from devices.discovery.subnets import in_subnets
 
 log = logging.getLogger(__name__)
 
 MAX_HOSTS = 64
+MAX_SWEEP_TARGETS = 256  # probes after a sweep: a /22 of devices is not a home
 PARALLEL_PROBES = 16
 
 
@@ -36,6 +39,8 @@ class ScanResult:
     records: dict[str, ProbeRecord] = field(default_factory=dict)  # by address
     refused: list[str] = field(default_factory=list)  # announced addresses outside the allowed interfaces
     seconds: float = 0.0
+    swept: sweep.SweepResult | None = None  # the nmap sweep, when one was asked for and ran
+    sweep_error: str | None = None  # why an asked-for sweep failed while running (checks fail before)
 
 
 def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
@@ -45,19 +50,33 @@ def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
 
 
 async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, AdapterSpec] | None = None,
-               targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos") -> ScanResult:
+               targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos",
+               sweep_subnets: Sequence[str] = (), allow_public: bool = False) -> ScanResult:
     """Discover devices on `interfaces` (IPv4 addresses; never all of them) within about `timeout` seconds
-    of listening plus the probes; `targets` are extra host:port addresses to fingerprint."""
+    of listening plus the probes; `targets` are extra host:port addresses to fingerprint. `sweep_subnets`
+    are also swept with nmap (at the same time as the listening) and every open device port is probed;
+    they are checked first (sweep.plan_sweep: SweepRefused, NmapMissing) and `allow_public` lets a
+    public range through."""
     if not interfaces:
         raise DiscoveryError("discovery needs at least one interface address (never all of them)")
     specs = builtin_specs() if specs is None else specs
+    plan = await sweep.plan_sweep(sweep_subnets, interfaces, allow_public=allow_public) if sweep_subnets else None
     loop = asyncio.get_running_loop()
     started = loop.time()
     jobs: list[Coroutine[Any, Any, Any]] = [mdns.browse(interfaces, service_types(specs), timeout)]
     if sonos:
         jobs.extend(ssdp.discover_sonos(i, timeout, household_id) for i in interfaces)
+    if plan is not None:
+        jobs.append(sweep.run_sweep(plan))
     results = await asyncio.gather(*jobs, return_exceptions=True)
     result = ScanResult()
+    if plan is not None:
+        swept = results.pop()
+        if isinstance(swept, BaseException):
+            result.sweep_error = str(swept)[:300] or swept.__class__.__name__
+            log.warning("nmap sweep failed: %s", result.sweep_error)
+        else:
+            result.swept = swept
     hosts: dict[str, Found] = {}
     for outcome in results:
         if isinstance(outcome, BaseException):
@@ -84,7 +103,12 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
             hosts.setdefault(target, Found(target)).via.add("probe")
         else:
             result.refused.append(target)
-    to_probe = [f for f in hosts.values() if f.adapter != "sonos"][:MAX_HOSTS]
+    if result.swept is not None:  # checked subnets: their hosts may lie beyond an interface's /24
+        for target in result.swept.targets[:MAX_SWEEP_TARGETS]:
+            if in_subnets(target.rsplit(":", 1)[0], plan.subnets if plan else []):
+                hosts.setdefault(target, Found(target)).via.add("nmap")
+    limit = MAX_HOSTS + (MAX_SWEEP_TARGETS if result.swept is not None else 0)
+    to_probe = [f for f in hosts.values() if f.adapter != "sonos"][:limit]
     gate = asyncio.Semaphore(PARALLEL_PROBES)
     async with probe_client() as client:
         async def fingerprint(f: Found) -> None:
