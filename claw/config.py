@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from claw.config_errors import Sources, describe
+from claw.discovery.settings import DiscoverySettings
 from claw.errors import ConfigError
 
 MAX_INPUT_CHARS = 4000  # default cap on one message typed into the web chat, the console or `claw ask`
@@ -237,6 +238,7 @@ class Settings(BaseSettings):
 
 
     routines: RoutineSettings = Field(default_factory=RoutineSettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # [discovery] (claw.discovery.settings)
 
     @field_validator("log_level")
     @classmethod

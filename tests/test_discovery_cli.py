@@ -22,14 +22,15 @@ def dimmer() -> Iterator[SimTasmota]:
 
 
 def test_discover_prints_the_table_for_a_target(dimmer: SimTasmota) -> None:
-    result = CliRunner().invoke(app, ["discover", "--timeout", "0.3", "--target", dimmer.address,
-                                      "--target", "192.0.2.1:80"])
+    result = CliRunner().invoke(app, ["discover", "--interface", "127.0.0.1", "--timeout", "0.3",
+                                      "--target", dimmer.address, "--target", "192.0.2.1:80"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ADDRESS", "IDENTITY", "WHAT", "ADAPTER", "VIA"]
-    row = next(line for line in lines if line.startswith(dimmer.address))
+    header = next(n for n, line in enumerate(lines) if line.startswith("#"))
+    assert lines[header].split() == ["#", "ADDRESS", "IDENTITY", "WHAT", "ADAPTER", "VIA", "STATUS"]
+    row = next(line for line in lines if dimmer.address in line)
     mac = ":".join(dimmer.mac_hex[i:i + 2] for i in range(0, 12, 2))
-    assert f"mac:{mac}" in row and row.split()[-2:] == ["tasmota", "probe"]
+    assert f"mac:{mac}" in row and row.split()[-3:] == ["tasmota", "probe", "new"]
     assert "ignored" in result.output and "192.0.2.1:80" in result.output
 
 

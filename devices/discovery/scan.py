@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +45,12 @@ def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
 
 
 async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, AdapterSpec] | None = None,
-               targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos") -> ScanResult:
+               targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos",
+               progress: Callable[[str], None] | None = None) -> ScanResult:
     """Discover devices on `interfaces` (IPv4 addresses; never all of them) within about `timeout` seconds
-    of listening plus the probes; `targets` are extra host:port addresses to fingerprint."""
+    of listening plus the probes; `targets` are extra host:port addresses to fingerprint. `progress` is told
+    each stage ("listening", "probing N", "done") as it starts."""
+    tell = progress or (lambda stage: None)
     if not interfaces:
         raise DiscoveryError("discovery needs at least one interface address (never all of them)")
     specs = builtin_specs() if specs is None else specs
@@ -56,6 +59,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
     jobs: list[Coroutine[Any, Any, Any]] = [mdns.browse(interfaces, service_types(specs), timeout)]
     if sonos:
         jobs.extend(ssdp.discover_sonos(i, timeout, household_id) for i in interfaces)
+    tell("listening")
     results = await asyncio.gather(*jobs, return_exceptions=True)
     result = ScanResult()
     hosts: dict[str, Found] = {}
@@ -79,12 +83,16 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 f.via.add("mdns")
                 f.services.add(item.type)
                 f.txt.update(item.txt)
+                label = item.name.removesuffix(item.type).rstrip(".")
+                if label and len(f.announced) < 8:
+                    f.announced.add(label)
     for target in targets:
         if allowed_host(target.rsplit(":", 1)[0], interfaces):
             hosts.setdefault(target, Found(target)).via.add("probe")
         else:
             result.refused.append(target)
     to_probe = [f for f in hosts.values() if f.adapter != "sonos"][:MAX_HOSTS]
+    tell(f"probing {len(to_probe)}")
     gate = asyncio.Semaphore(PARALLEL_PROBES)
     async with probe_client() as client:
         async def fingerprint(f: Found) -> None:
@@ -105,4 +113,5 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
         await asyncio.gather(*(fingerprint(f) for f in to_probe))
     result.found = list(hosts.values())
     result.seconds = round(loop.time() - started, 3)
+    tell("done")
     return result
