@@ -179,7 +179,7 @@ class Progress:
             self.text = f"probing {stage.split()[-1]} device(s)"
         else:
             self.text = stage
-        if not self.tty:
+        if not self.tty and stage != "done":
             typer.echo(f"{self.text}…", err=True)
 
     async def _tick(self) -> None:
