@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,7 @@ from typing import Any
 from claw.discovery.settings import DiscoverySettings, interfaces_of
 from claw.errors import ClawError
 from devices.adapters.spec import AdapterSpec, builtin_specs
+from devices.discovery.matching import Found
 from devices.discovery.reconcile import ADDED, IGNORED, NEW, SUSPECT, Sighting, device_from_row, reconcile, resolve
 from devices.discovery.scan import ScanResult, scan
 from devices.models import Device
@@ -60,6 +62,22 @@ class ScanReport:
         return out
 
 
+def within(found: list[Found], subnets: Sequence[str]) -> tuple[list[Found], list[str]]:
+    """The found devices inside the configured subnets (all of them when none is configured), and the
+    addresses of the others (left out: discovery covers only the configured interfaces and subnets)."""
+    if not subnets:
+        return list(found), []
+    nets = [ipaddress.IPv4Network(n, strict=False) for n in subnets]
+    keep, out = [], []
+    for f in found:
+        try:
+            inside = any(ipaddress.IPv4Address(f.host) in net for net in nets)
+        except ValueError:
+            inside = False
+        (keep if inside else out).append(f)
+    return keep, [f.address for f in out]
+
+
 def label(entry: dict[str, Any] | Sighting) -> str:
     """'#2 WLED LED controller “desk strip” at 127.0.0.5:8080' for a row or a sighting."""
     get = entry.get if isinstance(entry, dict) else lambda k: getattr(entry, "index" if k == "idx" else k)
@@ -93,8 +111,9 @@ class Discovery:
         where = self.interfaces(interfaces)
         result = await scan(where, timeout=timeout or self.settings.timeout, specs=self.specs, targets=targets,
                             household_id=self.household_id, progress=progress)
+        found, refused = within(result.found, self.settings.subnets)
         rows = {r["key"]: r for r in self.store.discovered_all()}
-        sightings = reconcile(result.found, rows, self.devices())
+        sightings = reconcile(found, rows, self.devices())
         for s in sightings:
             if s.moved_from:
                 self._follow(s)
@@ -102,7 +121,7 @@ class Discovery:
         for s in sightings:
             if s.status == SUSPECT:
                 log.warning("discovery: suspect device at %s: %s", s.address, s.reason)
-        return ScanReport(sightings, where, result.seconds, list(result.refused), result)
+        return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result)
 
     def _follow(self, s: Sighting) -> None:
         device = next((d for d in self.devices() if d.id == s.device_id), None)
@@ -164,7 +183,7 @@ class Discovery:
                         room)
         taken = [d for d in known.values() if normalize_name(name) in (normalize_name(n) for n in d.names())]
         if taken:
-            raise DiscoveryRefused(f"There is already a device called “{name}” ({taken[0].id}"
+            raise DiscoveryRefused(f"There is already a device called “{taken[0].name}” ({taken[0].id}"
                                    f"{', in ' + taken[0].room if taken[0].room else ''}); choose another name.")
         try:
             device = device_from_row(row, self.specs, name, room)

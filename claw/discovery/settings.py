@@ -14,7 +14,8 @@ class DiscoverySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interfaces: list[str] = Field(default_factory=list)  # IPv4 addresses; empty: the primary interface's
-    subnets: list[str] = Field(default_factory=list)  # CIDR networks an nmap sweep may cover (issue 9d)
+    # CIDR networks discovery covers: an nmap sweep's range, and (when set) what a scan keeps of what answers
+    subnets: list[str] = Field(default_factory=list)
     nmap: bool = False  # an nmap sweep of `subnets` only when the owner allows it
     schedule: str | None = None  # optional cron-like schedule for a scan; None: only when asked
     timeout: float = Field(1.5, gt=0, le=30)  # seconds to listen for announcements in one scan
