@@ -118,7 +118,7 @@ async def test_scan_of_the_simulated_lan_binds_known_identities_and_flags_a_name
     home = lan.lan.home
     svc = Discovery(store, DiscoverySettings(interfaces=["127.0.0.1"], subnets=[subnet(home.ip_base)]),
                     devices=lambda: list(home.devices), household_id=lan.lan.household_id)
-    report = await svc.scan(timeout=1.0)
+    report = await svc.scan(timeout=2.0)
     seen = by_address(report)
     for device in home.devices:  # every device of the home is found by its identity, already added
         s = seen[device.address]

@@ -88,6 +88,8 @@ def scan_reply(report: ScanReport) -> str:
         lines.append(f"#{s.index} {s.what}{name} at {s.address} ({how})")
     if len(new) > MAX_LISTED:
         lines.append(f"… and {len(new) - MAX_LISTED} more (`claw discover` shows them all)")
+    for error in report.result.errors if report.result else []:
+        lines.append(f"(A discovery step failed: {error}; the list may be incomplete.)")
     for s in report.moved:
         lines.append(f"{s.device_name} moved to {s.address} (was {s.moved_from}); I follow it by its identity.")
     for s in report.suspects:

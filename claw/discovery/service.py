@@ -57,6 +57,8 @@ class ScanReport:
         """What the owner must be told besides the table: followed IP changes and suspects."""
         out = [f"{s.device_name} ({s.identity}) moved from {s.moved_from} to {s.address}: address updated"
                for s in self.moved]
+        out += [f"a discovery step failed ({e}); the list may be incomplete"
+                for e in (self.result.errors if self.result else [])]
         out += [f"SUSPECT #{s.index} at {s.address}: {s.reason}. Not trusted, not merged; ignore it with "
                 f"`claw discover --ignore {s.index}` if you do not know it" for s in self.suspects]
         return out

@@ -49,6 +49,8 @@ def discovery_plan(intent: str, slots: dict[str, Any], devices: list[Device], de
         out["ref"] = ref
     if topic == "add":
         name = _drop_article(_clean(slots.get("disc_name")))
+        if not name:  # "add number 3 as the desk light" read as "add number {disc_ref}"
+            out["ref"], name = _split_place(out["ref"], " as ")
         room = _drop_article(_clean(slots.get("disc_room")))
         if not room:  # "… as the desk light in the office", "add the shelly to the office as …"
             name, room = _split_place(name, " in ")

@@ -138,8 +138,8 @@ def _bound(s: Sighting, f: Found, device: Device, claimants: list[Found]) -> Non
 
 def resolve(ref: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The `discovered` rows a reference means: its number in the last table ("3", "#3", "number 3"), its
-    key or identity, else the rows whose what/adapter/name/model words share the most words with it (ties:
-    several, i.e. ambiguous; none: empty)."""
+    key or identity, else the rows that share the most words with it, a word of what it is (what, adapter,
+    model) counting twice one of its name (ties: several, i.e. ambiguous; none: empty)."""
     text = " ".join(ref.lower().replace("#", " ").split())
     words = [w for w in text.split() if w not in _STOP]
     if len(words) == 1 and words[0].isdigit():
@@ -150,16 +150,24 @@ def resolve(ref: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     scored: list[tuple[int, dict[str, Any]]] = []
     for e in entries:
         fp = e.get("fingerprint") or {}
-        hay = " ".join(str(x) for x in (e.get("what"), e.get("adapter"), e.get("name"), fp.get("model"),
-                                        e.get("address")) if x).lower()
-        hay_words = set(hay.replace("-", " ").replace("(", " ").replace(")", " ").split()) | {hay}
-        score = sum(1 for w in words if w in hay_words or (len(w) > 3 and w in hay))
+        kind = _words(e.get("what"), e.get("adapter"), fp.get("model"))  # what it is weighs more than its name
+        name = _words(e.get("name"), e.get("address"))
+        score = sum(2 if _hit(w, kind) else 1 if _hit(w, name) else 0 for w in words)
         if score:
             scored.append((score, e))
     if not scored:
         return []
     best = max(score for score, _ in scored)
     return [e for score, e in scored if score == best]
+
+
+def _words(*parts: Any) -> tuple[set[str], str]:
+    text = " ".join(str(p) for p in parts if p).lower()
+    return set(text.replace("-", " ").replace("(", " ").replace(")", " ").split()), text
+
+
+def _hit(word: str, hay: tuple[set[str], str]) -> bool:
+    return word in hay[0] or (len(word) > 3 and word in hay[1])
 
 
 _STOP = frozenset({"the", "a", "an", "my", "that", "this", "new", "one", "number", "no", "device", "thing", "it",

@@ -35,6 +35,7 @@ class ScanResult:
     found: list[Found] = field(default_factory=list)
     records: dict[str, ProbeRecord] = field(default_factory=dict)  # by address
     refused: list[str] = field(default_factory=list)  # announced addresses outside the allowed interfaces
+    errors: list[str] = field(default_factory=list)  # steps that failed (mDNS, SSDP), to tell the owner
     seconds: float = 0.0
 
 
@@ -66,6 +67,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
     for outcome in results:
         if isinstance(outcome, BaseException):
             log.warning("discovery step failed: %s", outcome)
+            result.errors.append(f"{type(outcome).__name__}: {str(outcome)[:120]}")
             continue
         for item in outcome:
             if isinstance(item, ssdp.SsdpPlayer):
