@@ -400,4 +400,9 @@ max_actions_per_turn = 20   # device commands sent (or held for YES) in one turn
 # timezone = "Europe/London"   # routine times are in this zone by default; unset: this machine's zone
 # latitude = 51.5              # the home's location, for sunrise and sunset routines (both or neither)
 # longitude = -0.12
+
+[discovery]
+# interfaces = ["192.168.1.10"]   # addresses to scan on (never all of them); unset: the primary interface's
+# subnets = ["192.168.1.0/24"]    # what a scan keeps of what answers (and what an nmap sweep covers)
+nmap = false                      # allow an nmap sweep of the subnets
 """
