@@ -150,6 +150,14 @@ class Claw:
         # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
 
+    def _start_scheduled_scans(self, line: str) -> None:
+        from claw.discovery.schedule import cron_waits, scheduled_scans
+
+        chat, wait = self.handler.discovery, cron_waits(line, self.settings.routines.timezone)
+        if chat is not None:
+            self.supervisor.start("discovery", lambda: scheduled_scans(chat, self.notifier.tell_owner, wait,
+                                                                       self._stop))
+
     def _discovery(self) -> Discovery:
         """The discovery service on this claw's registry and adapters (zeroconf and soco load only now)."""
         from claw.discovery.service import Discovery
@@ -192,6 +200,8 @@ class Claw:
         if routines:
             self.supervisor.start("routines", lambda: self.scheduler.run(self._stop))
             self.supervisor.start("timers", lambda: self.timers.run(self._stop))
+        if routines and self.settings.discovery.schedule:  # [discovery] schedule (claw.discovery.schedule)
+            self._start_scheduled_scans(self.settings.discovery.schedule)
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
             self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:

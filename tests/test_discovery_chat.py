@@ -134,3 +134,47 @@ async def test_a_guest_is_refused_politely(claw: Claw) -> None:
         assert told.reply == REFUSED
     assert claw.store.discovered_all() == []  # nothing was scanned or changed
     assert claw.registry.find("desk light") == []
+
+
+async def test_a_scheduled_scan_tells_the_owner_only_news(claw: Claw, lan: LanThread) -> None:
+    from claw.discovery.schedule import news, scheduled_scans
+
+    told: list[str] = []
+    stop = asyncio.Event()
+    waits = iter([0.01])
+
+    def tell(text: str) -> None:
+        told.append(text)
+        stop.set()
+
+    assert claw.handler.discovery is not None
+    await asyncio.wait_for(scheduled_scans(claw.handler.discovery, tell, lambda: next(waits, 3600.0), stop), 30)
+    assert len(told) == 1 and "found new devices" in told[0]
+    assert lan.lan.vendors["desk strip"].address in told[0] and "kitchen light" not in told[0]
+    before = {r["key"]: r for r in claw.store.discovered_all()}
+    again = await claw.handler.discovery.service.scan()
+    assert news(again, before) is None  # the same devices again: nothing to tell
+
+
+def test_the_schedule_setting_is_a_crontab_line() -> None:
+    from pydantic import ValidationError
+
+    assert DiscoverySettings(schedule="0 9 * * *").schedule == "0 9 * * *"
+    with pytest.raises(ValidationError, match="crontab"):
+        DiscoverySettings(schedule="every morning")
+    with pytest.raises(ValidationError, match="IPv4"):
+        DiscoverySettings(interfaces=["eth0"])
+
+
+async def test_scans_run_on_a_schedule_only_when_one_is_set(tmp_path: Path) -> None:
+    plain = Claw(make_settings(tmp_path / "a", discovery=DiscoverySettings(interfaces=["127.0.0.1"])))
+    timed = Claw(make_settings(tmp_path / "b", discovery=DiscoverySettings(interfaces=["127.0.0.1"],
+                                                                           schedule="0 9 * * *")))
+    for c in (plain, timed):
+        await c.start(dispatch=False)
+    try:
+        assert "discovery" not in plain.supervisor and "discovery" in timed.supervisor
+        assert timed.handler.discovery is not None and timed.handler.discovery._service is None  # nothing ran
+    finally:
+        for c in (plain, timed):
+            await c.stop()

@@ -17,7 +17,7 @@ class DiscoverySettings(BaseModel):
     # CIDR networks discovery covers: an nmap sweep's range, and (when set) what a scan keeps of what answers
     subnets: list[str] = Field(default_factory=list)
     nmap: bool = False  # an nmap sweep of `subnets` only when the owner allows it
-    schedule: str | None = None  # optional cron-like schedule for a scan; None: only when asked
+    schedule: str | None = None  # a crontab line ("0 9 * * *"): a scan then, news told to the owner; None: only asked
     timeout: float = Field(1.5, gt=0, le=30)  # seconds to listen for announcements in one scan
 
     @field_validator("interfaces")
@@ -38,6 +38,20 @@ class DiscoverySettings(BaseModel):
                 ipaddress.IPv4Network(net, strict=False)
             except ValueError:
                 raise ValueError(f"{net!r} is not an IPv4 network such as 192.168.1.0/24") from None
+        return v
+
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(v)
+        except ValueError as exc:
+            raise ValueError(f"schedule {v!r} is not a crontab line such as \"0 9 * * *\": {exc}") from None
         return v
 
 

@@ -103,6 +103,8 @@ def reconcile(found: list[Found], rows: dict[str, dict[str, Any]], devices: list
         else:
             stolen = next((by_name[c] for c in _claimed_names(f) if c in by_name and by_name[c].id != ident),
                           None)
+            if stolen is not None and stolen.driver == "sonos" and f.adapter == "sonos":
+                stolen = None  # Sonos players share their room's name by design (stereo pairs, a Sub)
             if stolen is not None:
                 s.status = SUSPECT
                 s.reason = (f"announces the name “{stolen.name}” of a known device ({stolen.id}) with "
