@@ -286,3 +286,36 @@ async def test_add_refusals_name_taken_unknown_and_ambiguous(sims: dict[str, Any
     device = svc.add("the desk strip", None, "Office")  # its own announced name, the registry's room spelling
     assert (device.name, device.room, device.id) == ("desk strip", "office", mac(sims["wled"]))
     assert store.device_get(device.id)["source"] == "discovered"
+
+
+# ----------------------------------------------------------------------------------- pure reconciliation
+
+
+def found(address: str, adapter: str | None, **identity: str) -> Any:
+    from devices.discovery.matching import Found
+
+    return Found(address, identity=dict(identity), adapter=adapter, what=adapter or "unknown")
+
+
+def test_reconcile_rules_without_a_network() -> None:
+    from devices.discovery.reconcile import reconcile
+
+    speaker = Device(id="sonos:RINCON_A", name="Living Room", kind="speaker", room="living room",  # type: ignore[arg-type]
+                     capabilities=frozenset({"media"}), driver="sonos", address="10.0.0.2:1400")
+    lamp = Device(id="mac:02:00:00:00:00:01", name="desk light", kind="light", room="office",  # type: ignore[arg-type]
+                  capabilities=frozenset({"power"}), driver="http", address="10.0.0.3:80", adapter="wled")
+    pair = found("10.0.0.9:1400", "sonos", uuid="RINCON_B", name="Living Room")  # a stereo pair's other half
+    nameless = found("10.0.0.7:80", None, name="desk light")  # no identity, a known name
+    sightings = reconcile([pair, nameless, found("10.0.0.3:80", "wled", mac="02:00:00:00:00:01")], {},
+                          [speaker, lamp])
+    status = {s.address: s for s in sightings}
+    assert status["10.0.0.9:1400"].status == "new"  # Sonos rooms share names by design
+    assert status["10.0.0.7:80"].status == "suspect" and "no identity" in status["10.0.0.7:80"].reason
+    assert status["10.0.0.7:80"].key == "addr:10.0.0.7:80"
+    assert status["10.0.0.3:80"].status == "added" and status["10.0.0.3:80"].moved_from is None
+    # a suspect stays suspect once it stops claiming, until the owner clears it; ignored beats everything
+    rows = {"addr:10.0.0.7:80": {"status": "suspect", "note": "claimed a name"},
+            "mac:02:00:00:00:00:09": {"status": "ignored"}}
+    later = reconcile([found("10.0.0.7:80", None), found("10.0.0.8:80", "wled", mac="02:00:00:00:00:09")], rows,
+                      [lamp])
+    assert [(s.status, s.reason) for s in later] == [("ignored", ""), ("suspect", "claimed a name")]
