@@ -11,6 +11,7 @@ from claw.agent.actuator import TurnContext
 from claw.events import TurnResult
 from claw.intents.types import Plan
 from claw.permissions import may
+from claw.untrusted import shown_text
 from devices.errors import DeviceError
 
 if TYPE_CHECKING:
@@ -52,9 +53,10 @@ class DiscoveryChat:
                 return TurnResult(reply=list_reply(self.service.entries()), tier="intent")
             if topic == "add":
                 device = self.service.add(slots["ref"], slots.get("name"), slots.get("room"))
-                where = f" in the {device.room}" if device.room else ""
-                return TurnResult(reply=f"Added {device.name}{where} ({device.adapter or device.driver}, "
-                                        f"{device.id}). You can use it now, e.g. “turn on the {device.name}”.",
+                where = f" in the {_shown(device.room)}" if device.room else ""
+                said = _shown(device.name)
+                return TurnResult(reply=f"Added {said}{where} ({device.adapter or device.driver}, "
+                                        f"{_shown(device.id)}). You can use it now, e.g. “turn on the {said}”.",
                                   tier="intent")
             if topic == "ignore":
                 row = self.service.ignore(slots["ref"])
@@ -66,12 +68,17 @@ class DiscoveryChat:
             verb = {"add": "add number N as …", "ignore": "ignore number N"}.get(topic, "… number N")
             return TurnResult(reply=f"Which one do you mean: {options}? Say “{verb}”.", tier="intent")
         except (DiscoveryRefused, DeviceError) as exc:
-            return TurnResult(reply=str(exc), tier="intent")
+            return TurnResult(reply=_shown(exc, 600), tier="intent")
+
+
+def _shown(text: object, limit: int = 64) -> str:
+    """Device text (names, what it is, reasons quoting them) made inert for a chat reply."""
+    return shown_text(str(text), limit, links=False)
 
 
 def _short(row: dict[str, Any]) -> str:
-    name = f" “{row['name']}”" if row.get("name") else ""
-    return f"the {row.get('what') or 'unknown device'}{name} at {row.get('address')}"
+    name = f" “{_shown(row['name'])}”" if row.get("name") else ""
+    return f"the {_shown(row.get('what') or 'unknown device')}{name} at {row.get('address')}"
 
 
 def scan_reply(report: ScanReport) -> str:
@@ -83,17 +90,17 @@ def scan_reply(report: ScanReport) -> str:
              f"{len(report.sightings)} device(s): {known} already set up, {len(new)} new"
              f"{f', {ignored} ignored' if ignored else ''}."]
     for s in new[:MAX_LISTED]:
-        name = f" “{s.name}”" if s.name else ""
+        name = f" “{_shown(s.name)}”" if s.name else ""
         how = s.adapter if s.adapter else "no adapter yet"
-        lines.append(f"#{s.index} {s.what}{name} at {s.address} ({how})")
+        lines.append(f"#{s.index} {_shown(s.what)}{name} at {s.address} ({how})")
     if len(new) > MAX_LISTED:
         lines.append(f"… and {len(new) - MAX_LISTED} more (`claw discover` shows them all)")
     for error in report.result.errors if report.result else []:
-        lines.append(f"(A discovery step failed: {error}; the list may be incomplete.)")
+        lines.append(f"(A discovery step failed: {_shown(error, 160)}; the list may be incomplete.)")
     for s in report.moved:
         lines.append(f"{s.device_name} moved to {s.address} (was {s.moved_from}); I follow it by its identity.")
     for s in report.suspects:
-        lines.append(f"⚠ SUSPECT #{s.index} at {s.address}: {s.reason}. I don't trust it; "
+        lines.append(f"⚠ SUSPECT #{s.index} at {s.address}: {_shown(s.reason, 240)}. I don't trust it; "
                      f"say “ignore number {s.index}” if you don't know it.")
     if any(s.adapter and s.identity for s in new):
         lines.append("To add one: “add number N as the desk light in the office”; to hide one: “ignore number N”.")

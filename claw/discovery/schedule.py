@@ -8,11 +8,17 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from claw.untrusted import shown_text
+
 if TYPE_CHECKING:
     from claw.discovery.chat import DiscoveryChat
     from claw.discovery.service import ScanReport
 
 log = logging.getLogger(__name__)
+
+
+def shown(text: str, limit: int = 64) -> str:
+    return shown_text(text, limit, links=False)
 
 
 def cron_waits(line: str, zone: str | None = None) -> Callable[[], float]:
@@ -39,12 +45,13 @@ def news(report: ScanReport, before: dict[str, dict[str, Any]]) -> str | None:
     fresh = [s for s in report.sightings if s.status == "new" and s.key not in before]
     if fresh:
         lines.append("The scheduled network scan found new devices: " + "; ".join(
-            f"#{s.index} {s.what}{f' “{s.name}”' if s.name else ''} at {s.address}" for s in fresh[:8]) + ".")
+            f"#{s.index} {shown(s.what)}{f' “{shown(s.name)}”' if s.name else ''} at {s.address}"
+            for s in fresh[:8]) + ".")
     for s in report.moved:
         lines.append(f"{s.device_name} moved to {s.address} (was {s.moved_from}); I follow it by its identity.")
     for s in report.suspects:
         if before.get(s.key, {}).get("status") != "suspect":
-            lines.append(f"⚠ SUSPECT #{s.index} at {s.address}: {s.reason}. I don't trust it.")
+            lines.append(f"⚠ SUSPECT #{s.index} at {s.address}: {shown(s.reason, 240)}. I don't trust it.")
     if lines and fresh:
         lines.append("Say “scan my network” for the list, “add number N as …” or “ignore number N”.")
     return "\n".join(lines) or None
