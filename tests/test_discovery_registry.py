@@ -202,6 +202,11 @@ async def test_an_ip_change_is_followed_by_identity(sims: dict[str, Any], base: 
         assert store.device_get(device.id)["address"] == new.address
         await reg.execute(device.id, "turn_on")
         assert new.state["on"] is True
+        assert not any("devices_file" in n for n in report.notices())
+        store.device_upsert(store.device_get(device.id) or {}, source="devices_file")  # as if listed there
+        reg.add(Device.from_dict({**(store.device_get(device.id) or {}), "address": old.address}))
+        report = await scan_targets(svc, new)
+        assert any("listed in devices_file" in n for n in report.notices())
     finally:
         await reg.close()
 

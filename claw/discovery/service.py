@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from claw.devices_file import DEVICES_FILE
 from claw.discovery.settings import DiscoverySettings, interfaces_of
 from claw.errors import ClawError
 from devices.adapters.spec import AdapterSpec, builtin_specs
@@ -44,6 +45,7 @@ class ScanReport:
     seconds: float
     refused: list[str] = field(default_factory=list)
     result: ScanResult | None = None  # the raw result with its probe records (for learning unknown devices)
+    notes: list[str] = field(default_factory=list)  # more for the owner (a moved device listed in devices_file)
 
     @property
     def moved(self) -> list[Sighting]:
@@ -57,6 +59,7 @@ class ScanReport:
         """What the owner must be told besides the table: followed IP changes and suspects."""
         out = [f"{s.device_name} ({s.identity}) moved from {s.moved_from} to {s.address}: address updated"
                for s in self.moved]
+        out += self.notes
         out += [f"a discovery step failed ({e}); the list may be incomplete"
                 for e in (self.result.errors if self.result else [])]
         out += [f"SUSPECT #{s.index} at {s.address}: {s.reason}. Not trusted, not merged; ignore it with "
@@ -116,24 +119,28 @@ class Discovery:
         found, refused = within(result.found, self.settings.subnets)
         rows = {r["key"]: r for r in self.store.discovered_all()}
         sightings = reconcile(found, rows, self.devices())
-        for s in sightings:
-            if s.moved_from:
-                self._follow(s)
+        notes = [note for s in sightings if s.moved_from and (note := self._follow(s))]
         self.store.discovered_record([s.row() for s in sightings])
         for s in sightings:
             if s.status == SUSPECT:
                 log.warning("discovery: suspect device at %s: %s", s.address, s.reason)
-        return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result)
+        return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result, notes)
 
-    def _follow(self, s: Sighting) -> None:
+    def _follow(self, s: Sighting) -> str | None:
+        """Move the registry device to where its identity answered now; a note when devices_file lists it."""
         device = next((d for d in self.devices() if d.id == s.device_id), None)
         if device is None:
-            return
+            return None
         moved = replace(device, address=s.address)
         self.store.device_upsert(moved.to_dict())
         if self.registry is not None:
             self.registry.add(moved)
         log.info("discovery: %s (%s) moved from %s to %s", device.name, device.id, device.address, s.address)
+        stored = self.store.device_get(device.id) or {}
+        if stored.get("source") == DEVICES_FILE:
+            return (f"{device.name} is listed in devices_file: change its address there to {s.address} too "
+                    "(the file wins at the next start, and the next scan follows it again)")
+        return None
 
     # the last scan's entries ---------------------------------------------------------------------------------
     def entries(self) -> list[dict[str, Any]]:
