@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from claw.config_errors import Sources, describe
+from claw.discovery.settings import DiscoverySettings
 from claw.errors import ConfigError
 
 MAX_INPUT_CHARS = 4000  # default cap on one message typed into the web chat, the console or `claw ask`
@@ -237,6 +238,7 @@ class Settings(BaseSettings):
 
 
     routines: RoutineSettings = Field(default_factory=RoutineSettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # [discovery] (claw.discovery.settings)
 
     @field_validator("log_level")
     @classmethod
@@ -398,4 +400,9 @@ max_actions_per_turn = 20   # device commands sent (or held for YES) in one turn
 # timezone = "Europe/London"   # routine times are in this zone by default; unset: this machine's zone
 # latitude = 51.5              # the home's location, for sunrise and sunset routines (both or neither)
 # longitude = -0.12
+
+[discovery]
+# interfaces = ["192.168.1.10"]   # addresses to scan on (never all of them); unset: the primary interface's
+# subnets = ["192.168.1.0/24"]    # what a scan keeps of what answers (and what an nmap sweep covers)
+nmap = false                      # allow an nmap sweep of the subnets
 """

@@ -7,12 +7,14 @@ from typing import Literal, get_args
 
 from claw.events import Standing
 
-Capability = Literal["device", "confirm_risky", "owner_memory", "soul", "pairing", "routines", "cameras"]
+Capability = Literal["device", "confirm_risky", "owner_memory", "soul", "pairing", "routines", "cameras",
+                     "discovery"]
 """device: run device commands within the safety policy. confirm_risky: answer YES to a risky action.
 owner_memory: read, search, list and forget every remembered fact (not only one's own).
 soul: change soul.md from chat. pairing: approve or deny numbers asking for access.
 routines: create, change, run and delete routines (they act later with the owner's authority).
-cameras: see the home's cameras (a fresh snapshot) and their stored events and pictures: who came and when."""
+cameras: see the home's cameras (a fresh snapshot) and their stored events and pictures: who came and when.
+discovery: scan the network, add discovered devices to the registry, ignore them."""
 
 CAPABILITIES: frozenset[str] = frozenset(get_args(Capability))
 

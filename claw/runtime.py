@@ -21,6 +21,7 @@ from claw.channels.registry import build_channels, media_for
 from claw.channels.whatsapp.numbers import owner_numbers
 from claw.config import CameraSettings, LLMSettings, Settings
 from claw.devices_file import DEVICES_FILE, GIVEN, load_devices_file, merge_devices, same_thing
+from claw.discovery.chat import DiscoveryChat
 from claw.intents.engine import IntentEngine
 from claw.routines.chat import RoutineChat
 from claw.routines.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ from memory.store import Store
 if TYPE_CHECKING:
     from claw.agent.llm import LLMClient
     from claw.cameras.service import CameraService
+    from claw.discovery.service import Discovery
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +145,26 @@ class Claw:
                              default_area=settings.default_area, ttl=settings.safety.confirm_seconds)
         self.handler.timers = self.timers
         self.handler.confirmations.kinds.update(self.timers.kinds())
+        self.handler.discovery = DiscoveryChat(self._discovery)  # "scan my network": built on first use
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
+
+    def _start_scheduled_scans(self, line: str) -> None:
+        from claw.discovery.schedule import cron_waits, scheduled_scans
+
+        chat, wait = self.handler.discovery, cron_waits(line, self.settings.routines.timezone)
+        if chat is not None:
+            self.supervisor.start("discovery", lambda: scheduled_scans(chat, self.notifier.tell_owner, wait,
+                                                                       self._stop))
+
+    def _discovery(self) -> Discovery:
+        """The discovery service on this claw's registry and adapters (zeroconf and soco load only now)."""
+        from claw.discovery.service import Discovery
+
+        http = self._drivers.get("http")
+        return Discovery(self.store, self.settings.discovery, devices=self.registry.all, registry=self.registry,
+                         specs=http.specs if isinstance(http, HttpDriver) else None)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -181,6 +200,8 @@ class Claw:
         if routines:
             self.supervisor.start("routines", lambda: self.scheduler.run(self._stop))
             self.supervisor.start("timers", lambda: self.timers.run(self._stop))
+        if routines and self.settings.discovery.schedule:  # [discovery] schedule (claw.discovery.schedule)
+            self._start_scheduled_scans(self.settings.discovery.schedule)
         if any(hasattr(c, "reconcile") for c in self.channels.values()):  # in the background: start is not slowed
             self.supervisor.start("reconcile", self._reconcile_deliveries)  # one-shot: done once it returns
         if dispatch:

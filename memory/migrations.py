@@ -230,6 +230,15 @@ def m017_camera_rules(db: Database) -> None:
 
     create_camera_rules(db)
 
+
+@migrations()
+def m018_discovered(db: Database) -> None:
+    """Devices discovery has seen, by identity, with the owner's verdict (memory.store_discovery)."""
+    from memory.store_discovery import create_discovered
+
+    create_discovered(db)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

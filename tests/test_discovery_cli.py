@@ -22,20 +22,33 @@ def dimmer() -> Iterator[SimTasmota]:
 
 
 def test_discover_prints_the_table_for_a_target(dimmer: SimTasmota) -> None:
-    result = CliRunner().invoke(app, ["discover", "--timeout", "0.3", "--target", dimmer.address,
-                                      "--target", "192.0.2.1:80"])
+    result = CliRunner().invoke(app, ["discover", "--interface", "127.0.0.1", "--timeout", "0.3",
+                                      "--target", dimmer.address, "--target", "192.0.2.1:80"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ADDRESS", "IDENTITY", "WHAT", "ADAPTER", "VIA"]
-    row = next(line for line in lines if line.startswith(dimmer.address))
+    header = next(n for n, line in enumerate(lines) if line.startswith("#"))
+    assert lines[header].split() == ["#", "ADDRESS", "IDENTITY", "WHAT", "ADAPTER", "VIA", "STATUS"]
+    row = next(line for line in lines if dimmer.address in line)
     mac = ":".join(dimmer.mac_hex[i:i + 2] for i in range(0, 12, 2))
-    assert f"mac:{mac}" in row and row.split()[-2:] == ["tasmota", "probe"]
+    assert f"mac:{mac}" in row and row.split()[-3:] == ["tasmota", "probe", "new"]
     assert "ignored" in result.output and "192.0.2.1:80" in result.output
+    assert "listening on 127.0.0.1 for 0.3 s" in result.stderr and "probing 1 device(s)" in result.stderr
 
 
 def test_discover_refuses_a_bad_interface() -> None:
     result = CliRunner().invoke(app, ["discover", "--interface", "eth0"])
     assert result.exit_code == 2 and "not an IPv4 address" in result.output
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--name", "lamp"], "--name and --room go with --add"),
+    (["--add", "1", "--ignore", "2"], "one of --add, --ignore, --unignore"),
+    (["--demo", "--add", "1"], "nothing to add or ignore"),
+    (["--add", "1", "--name", "lamp"], "run a scan first"),
+])
+def test_discover_verdicts_refused_with_one_line(args: list[str], error: str) -> None:
+    result = CliRunner().invoke(app, ["discover", *args])
+    assert result.exit_code == 2 and error in result.output
 
 
 async def test_discovery_never_runs_unpinned() -> None:

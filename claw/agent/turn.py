@@ -20,6 +20,7 @@ from claw.channels.notify import SYSTEM
 from claw.config import Settings
 from claw.events import Received, TurnResult, Voice
 from claw.intents.compound import gap_problem
+from claw.intents.discovery import DISCOVERY_INTENTS
 from claw.intents.engine import IntentEngine
 from claw.intents.routines import ROUTINE_INTENTS
 from claw.intents.timers import TIMER_INTENTS
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up
     from claw.agent.llm import LLMClient
     from claw.agent.routines import RoutineTalk
     from claw.agent.timers import Timers
+    from claw.discovery.chat import DiscoveryChat
 
 
 def _unrouted(channel: str, sender: str) -> tuple[str, str]:
@@ -63,6 +65,7 @@ class TurnHandler:
         self.local = LocalTier(store, registry, self.actuator, parse=intents.parse)
         self.timers: Timers | None = None  # timers and delayed commands (claw.agent.timers), set by the runtime
         self.routine_talk: RoutineTalk | None = None  # routines and scenes by chat (claw.agent.routines)
+        self.discovery: DiscoveryChat | None = None  # "scan my network" (claw.discovery.chat), set by the runtime
         self.cameras = CameraChat(store, None)  # the runtime gives it the CameraService when there are cameras
         self.model = None if llm is None else LLMTier(
             store=store, registry=registry, soul=soul, llm=llm, settings=settings, actuator=self.actuator,
@@ -100,6 +103,8 @@ class TurnHandler:
             plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
         if plan is not None and plan.intent == "ClawCamera":  # snapshots and events (claw.agent.cameras)
             return await self.cameras.run(ctx, plan)
+        if plan is not None and plan.intent in DISCOVERY_INTENTS and self.discovery is not None:
+            return await self.discovery.run(ctx, plan)  # scan, add, ignore (claw.discovery.chat)
         if plan is not None and plan.intent in ROUTINE_INTENTS and self.routine_talk is not None:
             return await self.routine_talk.run(ctx, plan, voice)
         if plan is not None and plan.intent in TIMER_INTENTS and self.timers is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class ScanResult:
     found: list[Found] = field(default_factory=list)
     records: dict[str, ProbeRecord] = field(default_factory=dict)  # by address
     refused: list[str] = field(default_factory=list)  # announced addresses outside the allowed interfaces
+    errors: list[str] = field(default_factory=list)  # steps that failed (mDNS, SSDP), to tell the owner
     seconds: float = 0.0
     swept: sweep.SweepResult | None = None  # the nmap sweep, when one was asked for and ran
     sweep_error: str | None = None  # why an asked-for sweep failed while running (checks fail before)
@@ -51,12 +52,14 @@ def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
 
 async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, AdapterSpec] | None = None,
                targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos",
-               sweep_subnets: Sequence[str] = (), allow_public: bool = False) -> ScanResult:
+               sweep_subnets: Sequence[str] = (), allow_public: bool = False,
+               progress: Callable[[str], None] | None = None) -> ScanResult:
     """Discover devices on `interfaces` (IPv4 addresses; never all of them) within about `timeout` seconds
     of listening plus the probes; `targets` are extra host:port addresses to fingerprint. `sweep_subnets`
     are also swept with nmap (at the same time as the listening) and every open device port is probed;
     they are checked first (sweep.plan_sweep: SweepRefused, NmapMissing) and `allow_public` lets a
-    public range through."""
+    public range through. `progress` is told each stage ("listening", "probing N", "done") as it starts."""
+    tell = progress or (lambda stage: None)
     if not interfaces:
         raise DiscoveryError("discovery needs at least one interface address (never all of them)")
     specs = builtin_specs() if specs is None else specs
@@ -68,6 +71,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
         jobs.extend(ssdp.discover_sonos(i, timeout, household_id) for i in interfaces)
     if plan is not None:
         jobs.append(sweep.run_sweep(plan))
+    tell("listening")
     results = await asyncio.gather(*jobs, return_exceptions=True)
     result = ScanResult()
     if plan is not None:
@@ -81,6 +85,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
     for outcome in results:
         if isinstance(outcome, BaseException):
             log.warning("discovery step failed: %s", outcome)
+            result.errors.append(f"{type(outcome).__name__}: {str(outcome)[:120]}")
             continue
         for item in outcome:
             if isinstance(item, ssdp.SsdpPlayer):
@@ -98,6 +103,9 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 f.via.add("mdns")
                 f.services.add(item.type)
                 f.txt.update(item.txt)
+                label = item.name.removesuffix(item.type).rstrip(".")
+                if label and len(f.announced) < 8:
+                    f.announced.add(label)
     for target in targets:
         if allowed_host(target.rsplit(":", 1)[0], interfaces):
             hosts.setdefault(target, Found(target)).via.add("probe")
@@ -109,6 +117,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 hosts.setdefault(target, Found(target)).via.add("nmap")
     limit = MAX_HOSTS + (MAX_SWEEP_TARGETS if result.swept is not None else 0)
     to_probe = [f for f in hosts.values() if f.adapter != "sonos"][:limit]
+    tell(f"probing {len(to_probe)}")
     gate = asyncio.Semaphore(PARALLEL_PROBES)
     async with probe_client() as client:
         async def fingerprint(f: Found) -> None:
@@ -129,4 +138,5 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
         await asyncio.gather(*(fingerprint(f) for f in to_probe))
     result.found = list(hosts.values())
     result.seconds = round(loop.time() - started, 3)
+    tell("done")
     return result

@@ -1,0 +1,117 @@
+"""Discovery by chat (owner-only): "scan my network", "add the WLED strip as the desk light in the office",
+"ignore the tasmota plug"; ClawDiscover plans (claw.intents.discovery) carried out by the Discovery service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from claw.agent.actuator import TurnContext
+from claw.events import TurnResult
+from claw.intents.types import Plan
+from claw.permissions import may
+from claw.untrusted import shown_text
+from devices.errors import DeviceError
+
+if TYPE_CHECKING:
+    from claw.discovery.service import Discovery, ScanReport
+
+log = logging.getLogger(__name__)
+
+REFUSED = ("Sorry, only the owner can scan the network or add and ignore devices. "
+           "Ask them, and I'll be glad to help with the devices already set up.")
+MAX_LISTED = 8
+
+
+class DiscoveryChat:
+    """Answers ClawDiscover plans; the Discovery service (zeroconf, soco) is built on first use, not at start."""
+
+    def __init__(self, make: Callable[[], Discovery]) -> None:
+        self._make = make
+        self._service: Discovery | None = None
+
+    @property
+    def service(self) -> Discovery:
+        if self._service is None:
+            self._service = self._make()
+        return self._service
+
+    async def run(self, ctx: TurnContext, plan: Plan) -> TurnResult:
+        if not may(ctx.standing, "discovery"):  # what is on the LAN, and what the claw drives: the owner's
+            return TurnResult(reply=REFUSED, tier="intent")
+        if plan.problem:
+            return TurnResult(reply=plan.problem, tier="intent")
+        from claw.discovery.service import Ambiguous, DiscoveryRefused
+
+        slots = plan.slots
+        topic = slots["topic"]
+        try:
+            if topic == "scan":
+                return TurnResult(reply=scan_reply(await self.service.scan()), tier="intent")
+            if topic == "list":
+                return TurnResult(reply=list_reply(self.service.entries()), tier="intent")
+            if topic == "add":
+                device = self.service.add(slots["ref"], slots.get("name"), slots.get("room"))
+                where = f" in the {_shown(device.room)}" if device.room else ""
+                said = _shown(device.name)
+                return TurnResult(reply=f"Added {said}{where} ({device.adapter or device.driver}, "
+                                        f"{_shown(device.id)}). You can use it now, e.g. “turn on the {said}”.",
+                                  tier="intent")
+            if topic == "ignore":
+                row = self.service.ignore(slots["ref"])
+                return TurnResult(reply=f"OK, I'll ignore {_short(row)} from now on.", tier="intent")
+            row = self.service.unignore(slots["ref"])
+            return TurnResult(reply=f"OK, {_short(row)} is no longer ignored.", tier="intent")
+        except Ambiguous as exc:
+            options = "; ".join(f"#{e.get('idx') or '?'} {_short(e)}" for e in exc.entries[:6])
+            verb = {"add": "add number N as …", "ignore": "ignore number N"}.get(topic, "… number N")
+            return TurnResult(reply=f"Which one do you mean: {options}? Say “{verb}”.", tier="intent")
+        except (DiscoveryRefused, DeviceError) as exc:
+            return TurnResult(reply=_shown(exc, 600), tier="intent")
+
+
+def _shown(text: object, limit: int = 64) -> str:
+    """Device text (names, what it is, reasons quoting them) made inert for a chat reply."""
+    return shown_text(str(text), limit, links=False)
+
+
+def _short(row: dict[str, Any]) -> str:
+    name = f" “{_shown(row['name'])}”" if row.get("name") else ""
+    return f"the {_shown(row.get('what') or 'unknown device')}{name} at {row.get('address')}"
+
+
+def scan_reply(report: ScanReport) -> str:
+    """A short answer for chat: what is new (numbered, to add or ignore), what changed, what is suspect."""
+    new = [s for s in report.sightings if s.status == "new"]
+    known = sum(s.status == "added" for s in report.sightings)
+    ignored = sum(s.status == "ignored" for s in report.sightings)
+    lines = [f"I scanned {', '.join(report.interfaces)} in {report.seconds:.1f} s and found "
+             f"{len(report.sightings)} device(s): {known} already set up, {len(new)} new"
+             f"{f', {ignored} ignored' if ignored else ''}."]
+    for s in new[:MAX_LISTED]:
+        name = f" “{_shown(s.name)}”" if s.name else ""
+        how = s.adapter if s.adapter else "no adapter yet"
+        lines.append(f"#{s.index} {_shown(s.what)}{name} at {s.address} ({how})")
+    if len(new) > MAX_LISTED:
+        lines.append(f"… and {len(new) - MAX_LISTED} more (`claw discover` shows them all)")
+    for error in report.result.errors if report.result else []:
+        lines.append(f"(A discovery step failed: {_shown(error, 160)}; the list may be incomplete.)")
+    for s in report.moved:
+        lines.append(f"{s.device_name} moved to {s.address} (was {s.moved_from}); I follow it by its identity.")
+    for s in report.suspects:
+        lines.append(f"⚠ SUSPECT #{s.index} at {s.address}: {_shown(s.reason, 240)}. I don't trust it; "
+                     f"say “ignore number {s.index}” if you don't know it.")
+    if any(s.adapter and s.identity for s in new):
+        lines.append("To add one: “add number N as the desk light in the office”; to hide one: “ignore number N”.")
+    return "\n".join(lines)
+
+
+def list_reply(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "I have no scan yet: say “scan my network”."
+    lines = ["From the last scan:"]
+    for e in entries[:MAX_LISTED * 2]:
+        status = e["status"].upper() if e["status"] == "suspect" else e["status"]
+        lines.append(f"#{e['idx']} {_short(e)[4:]} ({e.get('adapter') or 'unknown'}, {status})")
+    return "\n".join(lines)
