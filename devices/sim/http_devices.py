@@ -9,6 +9,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -25,6 +26,15 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A non-JSON answer a simulator may return from `handle` (an HTML page, a redirect with its headers)."""
+
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class BadValue(ValueError):
@@ -208,9 +218,13 @@ def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             status, payload = device.handle(method, self.path, body)
-            data = json.dumps(payload).encode()
+            raw = payload if isinstance(payload, RawReply) else RawReply(json.dumps(payload).encode(),
+                                                                           "application/json")
+            data = raw.body
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", raw.content_type)
+            for name, value in raw.headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
