@@ -41,6 +41,7 @@ from memory.store import Store
 if TYPE_CHECKING:
     from claw.agent.llm import LLMClient
     from claw.cameras.service import CameraService
+    from claw.learn.chat import LearnChat
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,21 @@ def owner_route(settings: Settings) -> tuple[str, str]:
         if numbers:
             return "whatsapp", f"whatsapp:{numbers[0]}"
     return "web", settings.owner
+
+
+def _learning(claw: Claw, settings: Settings) -> LearnChat:
+    """The learning service and its chat (claw.learn), wired into the turn handler and the confirmations."""
+    from claw.learn.chat import LearnChat
+    from claw.learn.service import LearnService
+
+    http = claw._drivers.get("http")
+    service = LearnService(claw.store, claw.registry, http if isinstance(http, HttpDriver) else None, claw.llm,
+                           settings)
+    chat = LearnChat(service, ttl=settings.safety.confirm_seconds)
+    claw.handler.learning = chat
+    claw.handler.confirmations.kinds.update(chat.kinds())
+    claw.handler.confirmations.declines.update(chat.declines())
+    return chat
 
 
 class Claw:
@@ -143,6 +159,7 @@ class Claw:
                              default_area=settings.default_area, ttl=settings.safety.confirm_seconds)
         self.handler.timers = self.timers
         self.handler.confirmations.kinds.update(self.timers.kinds())
+        self.learning = _learning(self, settings)  # learning unknown devices by chat (claw.learn)
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
@@ -154,6 +171,7 @@ class Claw:
         """Load devices, resume unfinished turns, start the routine scheduler (`routines`: off for one-shot
         commands such as `claw ask`, so that only the serving claw runs them) and the outbox dispatcher."""
         from_file: list[Device] = []
+        self.learning.service.load_adapters()  # adapters_dir and approved learned versions, before devices
         if self.settings.devices_file:
             http = self._drivers.get("http")
             adapters = http.specs if isinstance(http, HttpDriver) else None

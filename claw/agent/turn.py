@@ -21,6 +21,7 @@ from claw.config import Settings
 from claw.events import Received, TurnResult, Voice
 from claw.intents.compound import gap_problem
 from claw.intents.engine import IntentEngine
+from claw.intents.learn import LEARN_INTENTS
 from claw.intents.routines import ROUTINE_INTENTS
 from claw.intents.timers import TIMER_INTENTS
 from claw.replies import conversation as replies_flow
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up
     from claw.agent.llm import LLMClient
     from claw.agent.routines import RoutineTalk
     from claw.agent.timers import Timers
+    from claw.learn.chat import LearnChat
 
 
 def _unrouted(channel: str, sender: str) -> tuple[str, str]:
@@ -64,6 +66,7 @@ class TurnHandler:
         self.timers: Timers | None = None  # timers and delayed commands (claw.agent.timers), set by the runtime
         self.routine_talk: RoutineTalk | None = None  # routines and scenes by chat (claw.agent.routines)
         self.cameras = CameraChat(store, None)  # the runtime gives it the CameraService when there are cameras
+        self.learning: LearnChat | None = None  # learning unknown devices (claw.learn.chat), set by the runtime
         self.model = None if llm is None else LLMTier(
             store=store, registry=registry, soul=soul, llm=llm, settings=settings, actuator=self.actuator,
             channels=self.channels, route=self.route)
@@ -100,6 +103,8 @@ class TurnHandler:
             plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
         if plan is not None and plan.intent == "ClawCamera":  # snapshots and events (claw.agent.cameras)
             return await self.cameras.run(ctx, plan)
+        if plan is not None and plan.intent in LEARN_INTENTS and self.learning is not None:  # claw.learn.chat
+            return await self.learning.run(ctx, plan, voice)
         if plan is not None and plan.intent in ROUTINE_INTENTS and self.routine_talk is not None:
             return await self.routine_talk.run(ctx, plan, voice)
         if plan is not None and plan.intent in TIMER_INTENTS and self.timers is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claw.intents.cameras import camera_plan
+from claw.intents.learn import LEARN_HANDLERS
 from claw.intents.questions import QUESTION_HANDLERS
 from claw.intents.routines import ROUTINE_HANDLERS
 from claw.intents.scope import everything, floor_problem, widen
@@ -343,6 +344,7 @@ HANDLERS: dict[str, Handler] = {
     **TIMER_HANDLERS,  # HA's timer intents (claw.intents.timers, carried out by claw.agent.timers)
     **ROUTINE_HANDLERS,  # routines and scenes by chat (claw.intents.routines, carried out by claw.agent.routines)
     "ClawCamera": camera_plan,  # snapshots and camera events (claw.intents.cameras, claw.agent.cameras)
+    **LEARN_HANDLERS,  # learning an unknown device (claw.intents.learn, carried out by claw.learn.chat)
 }
 
 

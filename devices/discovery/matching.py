@@ -35,6 +35,7 @@ class Found:
     adapter: str | None = None  # a spec name, "sonos", or None (unknown)
     services: set[str] = field(default_factory=set)
     txt: dict[str, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # mDNS instance names (device text), e.g. "Pool Controller …"
 
     @property
     def host(self) -> str:

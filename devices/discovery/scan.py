@@ -78,6 +78,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 f = hosts.setdefault(address, Found(address))
                 f.via.add("mdns")
                 f.services.add(item.type)
+                f.names.add(item.name.removesuffix(item.type).rstrip("."))
                 f.txt.update(item.txt)
     for target in targets:
         if allowed_host(target.rsplit(":", 1)[0], interfaces):
