@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from claw.config import LLMSettings
@@ -59,7 +58,7 @@ async def test_learn_approve_first_write_needs_yes_then_set_the_pool(pool: SimPo
         assert len(scripted.requests) == 2
         refusal = scripted.requests[1]["messages"][-1]["content"]
         assert "may only address http://" + pool.address in refusal
-        for line in (f"POST /api/v1/pool/setpoint {{\"setpoint_c\": \"{{temperature}}\"}}", "GET /api/v1/status"):
+        for line in ("POST /api/v1/pool/setpoint {\"setpoint_c\": \"{temperature}\"}", "GET /api/v1/status"):
             assert line in asked.reply  # every request it would send
         assert "Reply YES" in asked.reply
         assert {m for m, _ in pool.requests} == {"GET"}  # exploring and the live check only read

@@ -94,22 +94,7 @@ class LearnService:
         return set(builtin_specs())
 
     def file_specs(self) -> dict[str, AdapterSpec]:
-        """The hand-written specs in settings.adapters_dir; a broken one is logged and skipped."""
-        folder = self.settings.adapters_dir
-        out: dict[str, AdapterSpec] = {}
-        if folder is None or not Path(folder).is_dir():
-            return out
-        for path in sorted(Path(folder).glob("*.y*ml")):
-            try:
-                spec = load_spec(path)
-            except AdapterSpecError as exc:
-                log.warning("skipping adapter file: %s", exc)
-                continue
-            if spec.name in self.reserved():
-                log.warning("skipping adapter file %s: %r is a shipped adapter's name", path, spec.name)
-                continue
-            out[spec.name] = spec
-        return out
+        return file_specs(self.settings.adapters_dir, self.reserved())
 
     def load_adapters(self) -> list[str]:
         """Give the HTTP driver the hand-written specs, then the approved stored versions (which win)."""
@@ -211,22 +196,7 @@ class LearnService:
                         summary=summary(spec, found.address, live), calls=calls, demo=demo, exploration=exploration)
 
     async def read_live(self, spec: AdapterSpec, address: str) -> dict[str, Any]:
-        """Every read of the spec sent live (GET only, no redirects) and its state extracted strictly."""
-        answers: dict[str, Any] = {}
-        async with probe_client(LIVE_TIMEOUT) as client:
-            for req in spec.state:
-                if req.method != "GET":
-                    raise LearnError(f"{req.method} {req.path} is not a read: reads must be GET")
-                try:
-                    resp = await client.get(f"http://{address}{req.path}", params=req.query or None)
-                    resp.raise_for_status()
-                    answers[req.path] = resp.json()
-                except (httpx.HTTPError, ValueError) as exc:
-                    raise LearnError(f"reading {req.path} live failed: {exc.__class__.__name__}") from None
-        try:
-            return extract_state(spec, answers, strict=True)
-        except AdapterSpecError as exc:
-            raise LearnError(f"the live answers do not fit the draft: {exc}") from None
+        return await read_live(spec, address)
 
     def device_for(self, found: Found, spec: AdapterSpec, exploration: Exploration, words: str) -> Device:
         identity = dict(found.identity)
@@ -266,3 +236,42 @@ class LearnService:
 
     def reject(self, name: str, version: int, by: str) -> None:
         self.store.adapter_version_set(name, version, "rejected", approved_by=by)
+
+
+def file_specs(folder: Path | None, reserved: set[str]) -> dict[str, AdapterSpec]:
+    """The hand-written specs (*.yaml, *.yml) in `folder`; a broken one, or one taking a shipped adapter's name,
+    is logged and skipped."""
+    out: dict[str, AdapterSpec] = {}
+    if folder is None or not Path(folder).is_dir():
+        return out
+    for path in sorted(Path(folder).glob("*.y*ml")):
+        try:
+            spec = load_spec(path)
+        except AdapterSpecError as exc:
+            log.warning("skipping adapter file: %s", exc)
+            continue
+        if spec.name in reserved:
+            log.warning("skipping adapter file %s: %r is a shipped adapter's name", path, spec.name)
+            continue
+        out[spec.name] = spec
+    return out
+
+
+async def read_live(spec: AdapterSpec, address: str) -> dict[str, Any]:
+    """Every read of the spec sent live to `address` (GET only, no redirects) and its state extracted
+    strictly; LearnError when a read is not a GET, fails, or does not fit."""
+    answers: dict[str, Any] = {}
+    async with probe_client(LIVE_TIMEOUT) as client:
+        for req in spec.state:
+            if req.method != "GET":
+                raise LearnError(f"{req.method} {req.path} is not a read: reads must be GET")
+            try:
+                resp = await client.get(f"http://{address}{req.path}", params=req.query or None)
+                resp.raise_for_status()
+                answers[req.path] = resp.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise LearnError(f"reading {req.path} live failed: {exc.__class__.__name__}") from None
+    try:
+        return extract_state(spec, answers, strict=True)
+    except AdapterSpecError as exc:
+        raise LearnError(f"the live answers do not fit the draft: {exc}") from None
