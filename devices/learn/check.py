@@ -77,8 +77,8 @@ def check_draft(reply: str, exploration: Exploration, *, reserved: Collection[st
     The draft is the adapter schema (devices/adapters/schema.py) plus `base_url`, which must be exactly
     http://<the explored host:port>. Reads must be GETs of paths that answered JSON in the record, and each
     state key must be found in those recorded answers; command paths must be plain (no placeholders) and
-    appear in the record (asked, or named in an answer); no value may carry a URL; `match` must fit the
-    record; the name may not be one of `reserved` (the shipped adapters)."""
+    asked or linked to in the record (prose in an answer does not count); no value may carry a URL; `match`
+    must fit the record; the name may not be one of `reserved` (the shipped adapters)."""
     text = draft_body(reply)
     if len(text) > MAX_DRAFT_CHARS:
         raise DraftRejected([f"the draft is longer than {MAX_DRAFT_CHARS} characters"])
@@ -101,8 +101,7 @@ def check_draft(reply: str, exploration: Exploration, *, reserved: Collection[st
     if spec.name in reserved:
         problems.append(f"name {spec.name!r} is taken by a shipped adapter; choose another")
     answers = exploration.answers_by_path()
-    asked = {e.path for e in exploration.sent()}
-    mentioned = "\n".join(e.text for e in exploration.sent())
+    known = {e.path for e in exploration.sent()} | exploration.links  # asked, or linked to (not prose)
     for i, req in enumerate(spec.state):
         if req.method != "GET":
             problems.append(f"state[{i}]: reads must be GET (it says {req.method})")
@@ -114,8 +113,8 @@ def check_draft(reply: str, exploration: Exploration, *, reserved: Collection[st
     for name, req in spec.commands.items():
         if PLACEHOLDER.search(req.path):
             problems.append(f"commands.{name}: the path must be fixed (no placeholders)")
-        elif req.path not in asked and req.path not in mentioned:
-            problems.append(f"commands.{name}: {req.path} appears nowhere in the probe record")
+        elif req.path not in known:
+            problems.append(f"commands.{name}: {req.path} was neither asked nor linked to in the probe record")
         for where, value in req.templates():
             if where != "path" and _reaches_elsewhere(value):
                 problems.append(f"commands.{name}.{where}: values may not carry URLs")

@@ -25,6 +25,7 @@ class Exploration:
     address: str
     record: ProbeRecord
     refused: list[str] = field(default_factory=list)  # links and redirects off the device, never followed
+    links: set[str] = field(default_factory=set)  # same-host paths the answers link to (href/action, JSON paths)
     seconds: float = 0.0
     stopped: str | None = None  # why it stopped before running out of links ("request budget", "time budget")
 
@@ -51,10 +52,10 @@ async def explore(address: str, seeds: Sequence[str] = (), *, max_requests: int 
     queue: list[str] = []
     seen: set[str] = set()
 
-    def want(path: str) -> None:
+    def want(path: str, first: bool = False) -> None:
         if path not in seen:
             seen.add(path)
-            queue.append(path)
+            queue.insert(0, path) if first else queue.append(path)
 
     for path in [*START_PATHS, *seeds]:
         p, _ = same_host_path(address, path)
@@ -81,10 +82,12 @@ async def explore(address: str, seeds: Sequence[str] = (), *, max_requests: int 
                     if target is None:
                         result.refused.append(f"redirect from {entry.path} to {entry.location[:120]} ({why})")
                     else:
-                        want(target)
+                        result.links.add(target)
+                        want(target, first=True)  # where the device itself sends us: before the links
                 if entry.status == 200 and entry.text:
                     found, refused = links_in(address, entry.text, answer)
                     for path in found:
+                        result.links.add(path)
                         want(path)
                     result.refused.extend(f"link in {entry.path} to {r}" for r in refused)
         if queue and result.stopped is None:
