@@ -91,8 +91,8 @@ def test_check_reads_a_live_device_read_only(db: Store, pool: SimPool, tmp_path:
     code, out = claw("check", str(wrong), "--device", pool.address)
     assert code == 2 and "do not fit" in out
     posting = tmp_path / "posting.yaml"
-    posting.write_text(spec_text(pool.address).replace("- path: /api/v1/status", "- path: /api/v1/status\n  method: POST"),
-                       encoding="utf-8")
+    read_by_post = "- path: /api/v1/status\n  method: POST"
+    posting.write_text(spec_text(pool.address).replace("- path: /api/v1/status", read_by_post), encoding="utf-8")
     code, out = claw("check", str(posting), "--device", pool.address)
     assert code == 2 and "reads must be GET" in out and pool.commands == []
     assert claw("check", str(good), "--device", "nonsense")[0] == 2
