@@ -96,7 +96,8 @@ def show_command(name: NameArg, version: Annotated[int | None, typer.Option(
 @adapters_app.command("export")
 def export_command(name: NameArg, file: Annotated[Path | None, typer.Argument(
         help="Where to write the YAML (default: standard output).")] = None,
-                   version: Annotated[int | None, typer.Option("--version", "-v")] = None) -> None:
+                   version: Annotated[int | None, typer.Option(
+                       "--version", "-v", help="A stored version (default: the one in use).")] = None) -> None:
     """Write an adapter's spec as YAML, e.g. to keep a learned one in your adapters_dir."""
     with _store() as store:
         text = _text(store, name, version).rstrip() + "\n"
