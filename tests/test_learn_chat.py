@@ -144,3 +144,26 @@ async def test_guests_cannot_learn(pool: SimPool, tmp_path: Path) -> None:
         assert pending is None
     finally:
         await claw.stop()
+
+
+class OtherPool(SimPool):
+    MODEL = "AquaBrain 9"  # not the demo's controller: no built-in draft for it
+
+
+async def test_without_a_model_another_device_gets_its_fingerprint_and_a_pointer(tmp_path: Path) -> None:
+    sim = OtherPool(host=random_loopback_base(), name="Garden Gadget").start()
+    announcer = await LoopbackAnnouncer([Announcement(GENERIC_HTTP, "Garden Gadget", sim.address, {})]).start()
+    claw = await claw_for(tmp_path, None)
+    try:
+        asked = await say(claw, "learn the garden gadget")
+        assert "No language model is configured, so I can't draft an adapter" in asked.reply
+        assert f"Address: {sim.address}" in asked.reply and "Garden Gadget" in asked.reply
+        assert "/api/v1/status (keys: pool, spa, fw, serial" in asked.reply
+        assert "claw adapters check FILE --device HOST:PORT" in asked.reply
+        assert claw.store.adapter_versions() == [] and {m for m, _ in sim.requests} == {"GET"}
+        unknown = await say(claw, "learn the fridge")
+        assert "No unknown device is called “the fridge”" in unknown.reply and "Garden Gadget" in unknown.reply
+    finally:
+        await claw.stop()
+        await announcer.stop()
+        sim.stop()
