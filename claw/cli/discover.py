@@ -46,7 +46,9 @@ def discover_command(
     if refused:
         typer.echo(f"ignored {len(refused)} announcement(s) outside these interfaces: {', '.join(refused[:5])}")
     if len(rows) > known:
-        typer.echo("unknown devices need an adapter spec: see devices/adapters/*.yaml for the format")
+        typer.echo("unknown devices need an adapter: ask the claw to learn one (“learn the pool controller”), or "
+                   "write a spec by hand and check it with `claw adapters check FILE --device HOST:PORT` (README: "
+                   "“Learning a device the claw does not know”)")
 
 
 async def _run(interfaces: list[str], timeout: float, targets: list[str], demo: bool) -> tuple[Any, ...]:
