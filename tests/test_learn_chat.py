@@ -42,6 +42,7 @@ async def say(claw: Claw, text: str, standing: str = "owner") -> TurnResult:
 async def claw_for(tmp_path: Path, model: ScriptedOpenAI | None) -> Claw:
     llm = LLMSettings(base_url=model.base_url, model="scripted-model") if model else LLMSettings()
     claw = Claw(make_settings(tmp_path, device_timeout=2.0, llm=llm))
+    claw.learning.service.scan_timeout = 2.0  # listening longer: the machine may be loaded
     await claw.start()
     return claw
 
@@ -94,6 +95,9 @@ async def test_learn_approve_first_write_needs_yes_then_set_the_pool(pool: SimPo
         assert ("POST /api/v1/pool/setpoint", {"pool.setpoint_c": 28}) in pool.commands
         state = await claw.registry.state(device.id)
         assert state["target_temperature"] == 28.0 and state["current_temperature"] == 26.5
+        rescan = await claw.learning.service.scan()  # the learned adapter's matcher now knows it
+        found = next(f for f in rescan.found if f.address == pool.address)
+        assert found.adapter == "poolpilot" and found.device_id == device.id
     finally:
         await claw.stop()
 
@@ -103,7 +107,8 @@ async def test_reject_and_the_learned_adapter_survives_a_restart(pool: SimPool, 
     scripted.push(reply(demo_draft_for(pool.address)))
     claw = await claw_for(tmp_path, scripted)
     try:
-        await say(claw, "learn the pool controller")
+        learned = await say(claw, "learn the pool controller")
+        assert "Reply YES" in learned.reply, learned.reply
         rejected = await say(claw, "reject it")
         assert "Rejected" in rejected.reply
         assert claw.store.adapter_versions("poolpilot")[0]["status"] == "rejected"

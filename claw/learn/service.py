@@ -114,7 +114,8 @@ class LearnService:
         """One discovery pass on the configured interfaces (zeroconf and soco are imported only now)."""
         from devices.discovery.scan import scan
 
-        self.last_scan = await scan(self.interfaces, timeout=self.scan_timeout)
+        specs = {**builtin_specs(), **(self.driver.specs if self.driver else {})}  # learned ones match too
+        self.last_scan = await scan(self.interfaces, timeout=self.scan_timeout, specs=specs)
         return self.last_scan
 
     def unknown(self) -> list[Found]:

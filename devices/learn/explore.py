@@ -16,6 +16,7 @@ MAX_REQUESTS = 24
 MAX_BYTES = 64 * 1024
 REQUEST_TIMEOUT = 2.0
 TOTAL_TIME = 10.0
+PARALLEL = 4  # requests in flight at once: a small device is not flooded
 
 
 @dataclass
@@ -70,8 +71,9 @@ async def explore(address: str, seeds: Sequence[str] = (), *, max_requests: int 
             if left_count <= 0 or left_time <= 0.05:
                 result.stopped = "request budget" if left_count <= 0 else "time budget"
                 break
-            batch, queue = queue[:left_count], queue[left_count:]
-            record = await probe(client, address, [(p, {}) for p in batch], max_requests=left_count,
+            size = min(left_count, PARALLEL)
+            batch, queue = queue[:size], queue[size:]
+            record = await probe(client, address, [(p, {}) for p in batch], max_requests=size,
                                  max_bytes=max_bytes, total_time=left_time)
             result.record.entries.extend(record.entries)
             result.record.answers.update(record.answers)
