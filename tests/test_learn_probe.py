@@ -95,7 +95,7 @@ async def test_time_bounds(devices: tuple[Maze, SimPool]) -> None:
     result = await explore(maze.address, ["/slow/2", "/slow/3"], request_timeout=0.5, total_time=1.5)
     assert time.monotonic() - started < 3.0  # not the 3 s the device takes per answer
     slow = [e for e in result.record.entries if e.path.startswith("/slow")]
-    assert slow and all(e.error in ("timed out", "no answer within 1.5 s") for e in slow)
+    assert slow and all(e.error == "timed out" or (e.error or "").startswith("no answer within") for e in slow)
     result = await explore(maze.address, [f"/slow/{i}" for i in range(10)], request_timeout=5.0, total_time=1.0)
     assert result.seconds < 2.5
     assert any((e.error or "").startswith("no answer within") for e in result.record.entries)
