@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,13 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a probe's timeout) is not an error worth a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
