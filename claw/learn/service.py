@@ -40,6 +40,7 @@ _GENERIC = {"it", "that", "this", "one", "device", "gadget", "thing", "unknown",
             "an"}
 _NAME_TAIL = {"controller", "device", "gadget", "thing", "box", "unit", "hub"}
 LIVE_TIMEOUT = 2.0
+_SIM_TAG = re.compile(r"\s+\d+-[0-9a-f]{6}$")  # devices.sim.announce's per-process instance tag
 
 
 class LearnError(ClawError):
@@ -68,7 +69,10 @@ def names_for(words: str, found: Found) -> tuple[str, tuple[str, ...]]:
     alias "pool controller"), else its mDNS name without the per-process tag."""
     spoken = " ".join(w for w in device_words(words) if w not in _GENERIC)
     if not spoken:
-        spoken = " ".join(device_words(sorted(found.names)[0])[:3]) if found.names else "learned device"
+        announced = _SIM_TAG.sub("", sorted(found.names)[0]) if found.names else ""
+        spoken = " ".join(device_words(announced)[:4])
+    if not spoken:
+        return "learned device", ()
     parts = spoken.split()
     short = " ".join(parts[:-1]) if len(parts) > 1 and parts[-1] in _NAME_TAIL else spoken
     return short, (() if short == spoken else (spoken,))
