@@ -12,8 +12,9 @@ from devices.adapters.spec import load_spec
 from devices.discovery.matching import Found
 from devices.discovery.scan import ScanResult
 from devices.learn.check import draft_body
-from devices.learn.demo import demo_draft_for
+from devices.learn.demo import DEMO_MODEL, demo_draft_for
 from devices.learn.summary import requests_of
+from devices.sim.pool import SimPool
 from memory.store import Store
 from tests.conftest import make_settings
 
@@ -57,3 +58,7 @@ def test_the_summary_lists_every_request() -> None:
     assert lines[0].startswith("GET /api/v1/status (reads current_temperature")
     assert lines[1].startswith('POST /api/v1/pool/setpoint {"setpoint_c": "{temperature}"} (set_temperature')
     assert lines[2] == "GET /api/v1/system (to recognise it on the network)"
+
+
+def test_the_demo_draft_is_for_the_demo_pool_only() -> None:
+    assert DEMO_MODEL == SimPool.MODEL

@@ -12,7 +12,6 @@ import httpx
 
 from claw.config import Settings
 from claw.errors import ClawError
-from claw.learn.draft import draft_with_model
 from claw.untrusted import shown_text
 from devices.adapters.spec import AdapterSpec, builtin_specs, extract_state, load_spec, match_identity
 from devices.discovery.matching import Found, clean_identity, device_for
@@ -179,6 +178,8 @@ class LearnService:
         calls = 0
         try:
             if self.llm is not None:
+                from claw.learn.draft import draft_with_model  # the prompt's schema: only when learning
+
                 drafted = await draft_with_model(self.llm, exploration, reserved=self.reserved())
                 draft, calls = drafted.draft, drafted.calls
             elif demo:

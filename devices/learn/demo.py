@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from devices.learn.explore import Exploration
-from devices.sim.pool import SimPool
 
+DEMO_MODEL = "PoolPilot 300"  # devices/sim/pool.py: SimPool.MODEL (not imported: the claw does not load simulators)
 DEMO_DRAFT = """\
 base_url: http://{address}
 name: poolpilot
@@ -40,4 +40,4 @@ def demo_draft_for(address: str) -> str:
 def is_demo_pool(exploration: Exploration) -> bool:
     """Whether the explored device is the demo's simulated pool controller (its system answer says so)."""
     system: Any = exploration.answers_by_path().get("/api/v1/system")
-    return isinstance(system, dict) and system.get("model") == SimPool.MODEL
+    return isinstance(system, dict) and system.get("model") == DEMO_MODEL
