@@ -223,6 +223,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     soul_path: Path | None = None
     devices_file: Path | None = None  # YAML list of devices to load at start (besides the stored ones)
+    adapters_dir: Path | None = None  # hand-written adapter specs (*.yaml), loaded like learned ones (claw.learn)
     default_area: str | None = None  # room assumed when a sentence names none
     owner: str = "console"  # the console/web owner identity
     device_timeout: float = Field(5.0, gt=0, le=60)
@@ -338,6 +339,9 @@ max_reply_messages = 4
 
 # A YAML list of devices to load at start (id, name, kind, room, capabilities, driver, address, adapter).
 # devices_file = "/etc/homeclaw/devices.yaml"
+
+# A folder of hand-written adapter specs (*.yaml, the format of devices/adapters/*.yaml); see `claw adapters`.
+# adapters_dir = "/etc/homeclaw/adapters"
 
 [llm]
 # Any OpenAI-compatible endpoint. Leave unset to use the local intent tier alone.

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from claw.agent.llm import LLMClient
     from claw.cameras.service import CameraService
     from claw.discovery.service import Discovery
+    from claw.learn.chat import LearnChat
+    from devices.discovery.scan import ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,21 @@ def owner_route(settings: Settings) -> tuple[str, str]:
         if numbers:
             return "whatsapp", f"whatsapp:{numbers[0]}"
     return "web", settings.owner
+
+
+def _learning(claw: Claw, settings: Settings) -> LearnChat:
+    """The learning service and its chat (claw.learn), wired into the turn handler and the confirmations."""
+    from claw.learn.chat import LearnChat
+    from claw.learn.service import LearnService
+
+    http = claw._drivers.get("http")
+    service = LearnService(claw.store, claw.registry, http if isinstance(http, HttpDriver) else None, claw.llm,
+                           settings)
+    chat = LearnChat(service, ttl=settings.safety.confirm_seconds)
+    claw.handler.learning = chat
+    claw.handler.confirmations.kinds.update(chat.kinds())
+    claw.handler.confirmations.declines.update(chat.declines())
+    return chat
 
 
 class Claw:
@@ -146,6 +163,8 @@ class Claw:
         self.handler.timers = self.timers
         self.handler.confirmations.kinds.update(self.timers.kinds())
         self.handler.discovery = DiscoveryChat(self._discovery)  # "scan my network": built on first use
+        self.learning = _learning(self, settings)  # learning unknown devices by chat (claw.learn)
+        self.learning.service.scanner = self._scan_for_learning  # one discovery service, one record of scans
         self._stop = asyncio.Event()
         # the long-running workers (outbox, settler, routines, delivery reconciliation): a crashed one is restarted
         self.supervisor = Supervisor(backoff=Backoff(initial=1.0, maximum=60.0, healthy_after=60.0))
@@ -163,8 +182,18 @@ class Claw:
         from claw.discovery.service import Discovery
 
         http = self._drivers.get("http")
-        return Discovery(self.store, self.settings.discovery, devices=self.registry.all, registry=self.registry,
-                         specs=http.specs if isinstance(http, HttpDriver) else None)
+        service = Discovery(self.store, self.settings.discovery, devices=self.registry.all, registry=self.registry,
+                            specs=(lambda: http.specs) if isinstance(http, HttpDriver) else None)
+        service.listeners.append(self.learning.service.remember)  # "learn the …" after "scan my network"
+        return service
+
+    async def _scan_for_learning(self) -> ScanResult:
+        """A scan through the discovery chat's service (recorded by identity, on the configured interfaces)."""
+        chat = self.handler.discovery
+        assert chat is not None
+        report = await chat.service.scan()
+        assert report.result is not None
+        return report.result
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -173,6 +202,7 @@ class Claw:
         """Load devices, resume unfinished turns, start the routine scheduler (`routines`: off for one-shot
         commands such as `claw ask`, so that only the serving claw runs them) and the outbox dispatcher."""
         from_file: list[Device] = []
+        self.learning.service.load_adapters()  # adapters_dir and approved learned versions, before devices
         if self.settings.devices_file:
             http = self._drivers.get("http")
             adapters = http.specs if isinstance(http, HttpDriver) else None

@@ -239,6 +239,14 @@ def m018_discovered(db: Database) -> None:
     create_discovered(db)
 
 
+@migrations()
+def m019_adapter_versions(db: Database) -> None:
+    """Adapter versions (memory.store_adapters): learned and hand-written specs, approval and rollback."""
+    from memory.store_adapters import create_adapter_versions
+
+    create_adapter_versions(db)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from memory import migrations
+from memory.store_adapters import AdaptersMixin
 from memory.store_base import locked
 from memory.store_cameras import CamerasMixin
 from memory.store_channels import ChannelsMixin
@@ -29,7 +30,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
-            ScenesMixin, DiscoveryMixin):
+            ScenesMixin, DiscoveryMixin, AdaptersMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 

@@ -75,6 +75,9 @@ def test_every_simulated_device_is_found_and_matched(lan: SimLan, scanned: ScanR
     expected = {"desk strip": "wled", "heater plug": "shelly-gen2-switch", "porch dimmer": "tasmota"}
     for name, sim in lan.vendors.items():
         found = by_address[sim.address]
+        if name == "Pool Controller":  # the unknown gadget (devices/sim/pool.py): no shipped spec matches it
+            assert found.adapter is None and found.what == "unknown" and "Pool Controller" in " ".join(found.announced)
+            continue
         assert found.adapter == expected[name] and found.identity["name"] == name
         assert found.identity["mac"].replace(":", "") == sim.mac_hex
     assert len(lan.home.devices) + len(lan.vendors) >= 12

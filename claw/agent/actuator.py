@@ -195,6 +195,18 @@ class Actuator:
             self.store.audit_finish(key, False, str(exc))
             raise
         self.store.audit_finish(key, True)
+        if device.attrs.get("adapter_trusted") is False:  # its first write, confirmed (claw.agent.policy)
+            self._trust(device)
+
+    def _trust(self, device: Device) -> None:
+        """A learned adapter's first write went through with the owner's YES: later writes follow normal
+        policy (claw.learn)."""
+        trusted = Device.from_dict({**device.to_dict(), "attrs": {**device.attrs, "adapter_trusted": True}})
+        self.registry.add(trusted)
+        if self.store.device_get(device.id) is not None:
+            self.store.device_upsert(trusted.to_dict())
+        log.info("%s: first write through adapter %s confirmed; it follows normal policy now", device.id,
+                 device.adapter)
 
     async def _recover(self, ctx: TurnContext, key: str, device: Device, command: str, clean: dict[str, Any],
                        voice: Voice) -> None:

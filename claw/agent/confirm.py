@@ -35,6 +35,7 @@ class Confirmations:
         self.actuator = actuator
         # other capabilities' confirmations by payload kind (routines: "run the missed one now?", "create it?")
         self.kinds: dict[str, KindAnswer] = {}
+        self.declines: dict[str, Callable[[dict[str, Any], str], None]] = {}  # what a NO also does, by kind
 
     async def answer(self, ctx: TurnContext, voice: Voice) -> TurnResult | None:
         """The turn's result when its text is a YES or NO that this module answers; None to go on."""
@@ -55,6 +56,8 @@ class Confirmations:
     async def _answer(self, ctx: TurnContext, pending: dict[str, Any], voice: Voice) -> TurnResult:
         if is_no(ctx.text):
             self.store.confirmation_resolve(pending["id"], "declined")
+            if pending["payload"].get("kind") in self.declines:  # e.g. a learned adapter's draft: rejected
+                self.declines[pending["payload"]["kind"]](pending["payload"], ctx.sender)
             return TurnResult(reply=replies_flow.declined_reply(pending["summary"], voice), tier="confirm")
         kind = pending["payload"].get("kind")
         if not may(ctx.standing, "soul" if kind == "soul" else "confirm_risky"):  # the owner's YES only

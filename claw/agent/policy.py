@@ -24,6 +24,9 @@ class Risk:
 def assess(device: Device, command: str, args: dict[str, Any], safety: SafetySettings) -> Risk | None:
     """The risk of one command on one device, or None when it may run without asking."""
     name = device.name
+    if device.attrs.get("adapter_trusted") is False:  # learned by the claw: its first write needs a YES
+        return Risk(_phrase(device, command, args),
+                    f"the first command through the newly learned adapter {device.adapter or ''}".rstrip())
     if device.kind == Kind.LOCK and command == "unlock":
         return Risk(f"unlock the {name}", "unlocking a door")
     if device.kind == Kind.GARAGE and command in ("open", "close", "set_position"):
@@ -56,6 +59,10 @@ def describe(device: Device, command: str, args: dict[str, Any], safety: SafetyS
     risk = assess(device, command, args, safety)
     if risk is not None:
         return risk.what
+    return _phrase(device, command, args)
+
+
+def _phrase(device: Device, command: str, args: dict[str, Any]) -> str:
     fields = {k: f"{v:g}" if isinstance(v, float) else v for k, v in args.items()}
     fields.update(name=device.name, mute="mute" if args.get("muted") else "unmute")
     try:

@@ -22,6 +22,7 @@ from claw.events import Received, TurnResult, Voice
 from claw.intents.compound import gap_problem
 from claw.intents.discovery import DISCOVERY_INTENTS
 from claw.intents.engine import IntentEngine
+from claw.intents.learn import LEARN_INTENTS
 from claw.intents.routines import ROUTINE_INTENTS
 from claw.intents.timers import TIMER_INTENTS
 from claw.replies import conversation as replies_flow
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # openai is imported only when an LLM is configured (start-up
     from claw.agent.routines import RoutineTalk
     from claw.agent.timers import Timers
     from claw.discovery.chat import DiscoveryChat
+    from claw.learn.chat import LearnChat
 
 
 def _unrouted(channel: str, sender: str) -> tuple[str, str]:
@@ -67,6 +69,7 @@ class TurnHandler:
         self.routine_talk: RoutineTalk | None = None  # routines and scenes by chat (claw.agent.routines)
         self.discovery: DiscoveryChat | None = None  # "scan my network" (claw.discovery.chat), set by the runtime
         self.cameras = CameraChat(store, None)  # the runtime gives it the CameraService when there are cameras
+        self.learning: LearnChat | None = None  # learning unknown devices (claw.learn.chat), set by the runtime
         self.model = None if llm is None else LLMTier(
             store=store, registry=registry, soul=soul, llm=llm, settings=settings, actuator=self.actuator,
             channels=self.channels, route=self.route)
@@ -105,6 +108,8 @@ class TurnHandler:
             return await self.cameras.run(ctx, plan)
         if plan is not None and plan.intent in DISCOVERY_INTENTS and self.discovery is not None:
             return await self.discovery.run(ctx, plan)  # scan, add, ignore (claw.discovery.chat)
+        if plan is not None and plan.intent in LEARN_INTENTS and self.learning is not None:  # claw.learn.chat
+            return await self.learning.run(ctx, plan, voice)
         if plan is not None and plan.intent in ROUTINE_INTENTS and self.routine_talk is not None:
             return await self.routine_talk.run(ctx, plan, voice)
         if plan is not None and plan.intent in TIMER_INTENTS and self.timers is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from claw.cli.adapters import adapters_app
 from claw.cli.chat import ask_command, chat_command
 from claw.cli.devices import devices_command, token_command
 from claw.cli.discover import discover_command
@@ -28,6 +29,7 @@ app.command("discover")(discover_command)
 app.add_typer(soul_app, name="soul")
 app.add_typer(pair_app, name="pair")
 app.add_typer(routines_app, name="routines")
+app.add_typer(adapters_app, name="adapters")
 
 
 def main() -> None:

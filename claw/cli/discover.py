@@ -174,7 +174,9 @@ def print_report(report: ScanReport) -> None:
         typer.echo(f"ignored {len(report.refused)} announcement(s) outside these interfaces: "
                    f"{', '.join(report.refused[:5])}")
     if any(s.adapter is None for s in report.sightings):
-        typer.echo("unknown devices need an adapter spec: see devices/adapters/*.yaml for the format")
+        typer.echo("unknown devices need an adapter: ask the claw to learn one (“learn the pool controller”), or "
+                   "write a spec by hand and check it with `claw adapters check FILE --device HOST:PORT` (README: "
+                   "“Learning a device the claw does not know”)")
 
 
 def _swept(result: ScanResult | None) -> str:

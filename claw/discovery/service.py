@@ -97,14 +97,20 @@ class Discovery:
     store's devices table is updated and a claw picks it up when it starts."""
 
     def __init__(self, store: Store, settings: DiscoverySettings, *, devices: Callable[[], list[Device]],
-                 registry: Registry | None = None, specs: dict[str, AdapterSpec] | None = None,
+                 registry: Registry | None = None,
+                 specs: dict[str, AdapterSpec] | Callable[[], dict[str, AdapterSpec]] | None = None,
                  household_id: str = "Sonos") -> None:
         self.store = store
         self.settings = settings
         self.devices = devices
         self.registry = registry
-        self.specs = builtin_specs() if specs is None else specs
+        self._specs = builtin_specs() if specs is None else specs  # a callable: the driver's, learned ones too
         self.household_id = household_id  # Sonos household to discover ("Sonos": any)
+        self.listeners: list[Callable[[ScanResult], None]] = []  # told each raw result (claw.learn keeps the last)
+
+    @property
+    def specs(self) -> dict[str, AdapterSpec]:
+        return self._specs() if callable(self._specs) else self._specs
 
     def interfaces(self, given: Sequence[str] | None = None) -> list[str]:
         return list(given) if given else interfaces_of(self.settings)
@@ -126,6 +132,8 @@ class Discovery:
         for s in sightings:
             if s.status == SUSPECT:
                 log.warning("discovery: suspect device at %s: %s", s.address, s.reason)
+        for listener in self.listeners:
+            listener(result)
         return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result, notes)
 
     def _follow(self, s: Sighting) -> str | None:

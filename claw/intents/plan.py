@@ -12,6 +12,7 @@ from typing import Any
 
 from claw.intents.cameras import camera_plan
 from claw.intents.discovery import discovery_plan
+from claw.intents.learn import LEARN_HANDLERS
 from claw.intents.questions import QUESTION_HANDLERS
 from claw.intents.routines import ROUTINE_HANDLERS
 from claw.intents.scope import everything, floor_problem, widen
@@ -345,6 +346,7 @@ HANDLERS: dict[str, Handler] = {
     **ROUTINE_HANDLERS,  # routines and scenes by chat (claw.intents.routines, carried out by claw.agent.routines)
     "ClawCamera": camera_plan,  # snapshots and camera events (claw.intents.cameras, claw.agent.cameras)
     "ClawDiscover": discovery_plan,  # scan, add, ignore (claw.intents.discovery, claw.discovery.chat)
+    **LEARN_HANDLERS,  # learning an unknown device (claw.intents.learn, carried out by claw.learn.chat)
 }
 
 

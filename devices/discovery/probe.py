@@ -28,6 +28,9 @@ class ProbeEntry:
     size: int = 0
     seconds: float = 0.0
     error: str | None = None
+    content_type: str = ""
+    text: str = ""  # the answer's body as text (at most max_bytes; device data: untrusted), for learning
+    location: str | None = None  # where a redirect pointed (never followed)
 
 
 @dataclass
@@ -64,8 +67,10 @@ async def _get(client: httpx.AsyncClient, address: str, entry: ProbeEntry, max_b
         url = _url(address, entry.path)
         async with client.stream("GET", url, params=entry.query or None) as resp:
             entry.status = resp.status_code
+            entry.content_type = resp.headers.get("content-type", "")[:80]
             if 300 <= resp.status_code < 400:
-                entry.error = f"redirect to {resp.headers.get('location', '?')[:80]!r} not followed"
+                entry.location = resp.headers.get("location", "?")[:300]
+                entry.error = f"redirect to {entry.location[:80]!r} not followed"
                 return None
             body = bytearray()
             async for chunk in resp.aiter_bytes():
@@ -74,6 +79,7 @@ async def _get(client: httpx.AsyncClient, address: str, entry: ProbeEntry, max_b
                     entry.error = f"answer larger than {max_bytes} bytes"
                     return None
             entry.size = len(body)
+            entry.text = body.decode("utf-8", "replace")
         if entry.status != 200:
             entry.error = f"HTTP {entry.status}"
             return None

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -28,11 +29,20 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that connects and resets (an nmap connect() scan does) is not an error worth a traceback."""
+        """A client that gave up (a probe's timeout) is not an error worth a traceback on stderr."""
         if isinstance(sys.exc_info()[1], ConnectionError):
-            log.debug("%s reset the connection", client_address)
+            log.debug("client %s went away", client_address)
             return
         super().handle_error(request, client_address)
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A non-JSON answer a simulator may return from `handle` (an HTML page, a redirect with its headers)."""
+
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class BadValue(ValueError):
@@ -216,9 +226,13 @@ def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             status, payload = device.handle(method, self.path, body)
-            data = json.dumps(payload).encode()
+            raw = payload if isinstance(payload, RawReply) else RawReply(json.dumps(payload).encode(),
+                                                                           "application/json")
+            data = raw.body
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", raw.content_type)
+            for name, value in raw.headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devices.sim.announce import Announcement, LoopbackAnnouncer
 from devices.sim.home import SimHome, random_loopback_base
+from devices.sim.pool import SimPool
 from devices.sim.shelly import SimShelly
 from devices.sim.tasmota import SimTasmota
 from devices.sim.vendor_base import VendorSim
@@ -16,6 +17,7 @@ GENERIC_HTTP = "_http._tcp.local."
 # The real-vendor simulators of the discoverable home: (class, name)
 VENDOR_SIMS: list[tuple[type[VendorSim], str]] = [
     (SimWled, "desk strip"), (SimShelly, "heater plug"), (SimTasmota, "porch dimmer")]
+VENDOR_SIMS.append((SimPool, "Pool Controller"))  # the unknown gadget: no shipped spec matches it (issue 9b)
 
 
 @dataclass
