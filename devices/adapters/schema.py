@@ -302,9 +302,9 @@ class AdapterSpec(_Model):
             problems.append("a hub (pair.children) has no state, commands, capabilities or needs of its own: "
                             "its children's spec has them")
         if not hub and not self.state:
-            problems.append("state: at least one request is needed")
+            problems.append("state: required field is missing (at least one request; only a hub has none)")
         if not hub and not self.capabilities:
-            problems.append("capabilities: at least one is needed")
+            problems.append("capabilities: required field is missing (at least one; only a hub has none)")
         if len(set(self.needs)) != len(self.needs):
             problems.append("needs: listed twice")
         declared = set(self.capabilities)

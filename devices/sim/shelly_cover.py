@@ -35,7 +35,7 @@ class SimShellyCover(SimShelly):
 
     @property
     def txt(self) -> dict[str, str]:
-        return {**super().txt, "profile": "cover"}
+        return super().txt  # Gen2 TXT: gen, app, ver (the profile shows in GET /shelly only)
 
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         return {"current_pos": lambda v: _check_int("current_pos", v, 0, 100), "state": _state}
