@@ -230,10 +230,18 @@ class ZeroconfMatch(_Model):
     txt: dict[str, str | None] = Field(default_factory=dict)
 
 
+class SsdpMatch(_Model):
+    """An SSDP search target the device answers, e.g. `venstar:thermostat:ecp` (a MAC in its USN is taken
+    as its identity)."""
+
+    st: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$")
+
+
 class Match(_Model):
     """How discovery recognises the device: GET `path` (with `query`) answers JSON whose `fields` (dotted
     paths) equal the given values and whose `keys` (dotted paths) exist; `identity` says where its MAC,
-    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces."""
+    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces, `ssdp` the SSDP
+    search targets it answers."""
 
     path: str
     query: dict[str, Scalar] | None = None
@@ -242,6 +250,7 @@ class Match(_Model):
     identity: dict[Literal["mac", "serial", "uuid", "name", "model", "firmware"], str] = Field(
         default_factory=dict)
     zeroconf: list[ZeroconfMatch] = Field(default_factory=list, max_length=4)
+    ssdp: list[SsdpMatch] = Field(default_factory=list, max_length=4)
 
     @field_validator("path")
     @classmethod

@@ -32,7 +32,7 @@ from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
 
 __all__ = [
     "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
-    "StateRequest", "Transform", "builtin_specs", "command_refusal", "extract_state", "load_spec",
+    "StateRequest", "Transform", "builtin_specs", "command_refusal", "extract_path", "extract_state", "load_spec",
     "parse_spec_text", "match_identity", "render_request", "render_state", "spec_matches", "spec_to_dict",
 ]
 
@@ -316,6 +316,16 @@ def _json_get(body: Any, path: str) -> Any:
         else:
             raise _Miss(f"{part!r} not found")
     return body
+
+
+def extract_path(body: Any, path: str | None) -> Any:
+    """The value at a dotted path in decoded JSON ("0.success.username"), or None when it is not there."""
+    if path is None:
+        return None
+    try:
+        return _json_get(body, path)
+    except _Miss:
+        return None
 
 
 def _extract(key: str, ex: Extraction, body: Any) -> Any:

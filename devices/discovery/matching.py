@@ -84,6 +84,21 @@ def zeroconf_hits(specs: dict[str, AdapterSpec], service_type: str, txt: dict[st
     return hits
 
 
+def ssdp_hits(specs: dict[str, AdapterSpec], search_target: str) -> list[str]:
+    """Names of the specs that list this SSDP search target."""
+    return sorted(name for name, spec in specs.items()
+                  if spec.match and any(m.st == search_target for m in spec.match.ssdp))
+
+
+_USN_MAC = re.compile(r"(?<![0-9A-Fa-f])((?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2})(?![0-9A-Fa-f])")
+
+
+def mac_from_usn(usn: str) -> str | None:
+    """A MAC written in an SSDP USN (Venstar: 'ecp:00:23:75:aa:bb:cc:name:Hall:type:residential'), else None."""
+    m = _USN_MAC.search(usn)
+    return normalise_mac(m.group(1)) if m else None
+
+
 def probe_plan(specs: dict[str, AdapterSpec], only: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The GET requests (path, query) that fingerprint a host: each matching spec's probe, deduplicated;
     `only` restricts to the named specs (e.g. those an mDNS announcement pointed at)."""

@@ -7,7 +7,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from devices.sim.http_devices import BadValue
+from devices.sim.ssdp_responder import SsdpResponder
 from devices.sim.vendor_base import VendorSim, payload
+
+SEARCH_TARGET = "venstar:thermostat:ecp"
 
 MODES = {0: "off", 1: "heat", 2: "cool", 3: "auto"}
 
@@ -41,6 +44,33 @@ class SimVenstar(VendorSim):
     MODEL = "COLORTOUCH"
     FIRMWARE = "6.93"
     VENDOR = "venstar"
+    ANNOUNCES_MDNS = False  # the real thermostat announces itself over SSDP only
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
+                 state: dict[str, Any] | None = None, serial: str | None = None, ssdp: bool = True) -> None:
+        super().__init__(host=host, port=port, name=name, state=state, serial=serial)
+        self._ssdp_wanted = ssdp
+        self._ssdp: SsdpResponder | None = None
+
+    @property
+    def usn(self) -> str:
+        """The USN the thermostat answers SSDP with: its MAC, name and type (Venstar's discovery protocol)."""
+        mac = ":".join(self.mac_hex[i:i + 2] for i in range(0, 12, 2))
+        return f"ecp:{mac}:name:{self.name.replace(':', ' ')}:type:residential"
+
+    def start(self) -> SimVenstar:
+        super().start()
+        if self._ssdp_wanted and self._ssdp is None:
+            self._ssdp = SsdpResponder(SEARCH_TARGET, self.host, lambda: {
+                "LOCATION": f"http://{self.address}/", "USN": self.usn,
+                "SERVER": f"Venstar ColorTouch/{self.FIRMWARE}"}, silent=lambda: self.hang).start()
+        return self
+
+    def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.stop()
+            self._ssdp = None
+        super().stop()
 
     @property
     def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
