@@ -28,6 +28,7 @@ class SimHue(VendorSim):
     FIRMWARE = "1961135030"
     VENDOR = "hue"
     SERVICE_TYPE = "_hue._tcp.local."
+    ALSO_HTTP = False
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None,

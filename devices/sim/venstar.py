@@ -44,7 +44,7 @@ class SimVenstar(VendorSim):
     MODEL = "COLORTOUCH"
     FIRMWARE = "6.93"
     VENDOR = "venstar"
-    ANNOUNCES_MDNS = False  # the real thermostat announces itself over SSDP only
+    ANNOUNCES_MDNS = False  # the real thermostat answers SSDP searches only
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None, ssdp: bool = True) -> None:
