@@ -14,6 +14,7 @@ from claw.running import announce, withdraw
 from claw.runtime import Claw
 from claw.web.app import create_app
 from devices.sim.home import SimHome
+from devices.sim.lan import SimLan
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +84,38 @@ def visitor(home: SimHome) -> str:
 
 
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
-    home = SimHome.load(home_file)
-    devices = await asyncio.to_thread(home.start)
+    lan: SimLan | None = None
+    drivers = None
+    notes: list[str] = []
+    if settings.discover_at_start:  # the demo's settings ask for one pass on its own loopback (claw.demo_lan)
+        from claw.demo_lan import discover_demo
+        from devices.drivers import build_drivers
+        from devices.drivers.http import HttpDriver
+
+        lan = SimLan.load(home_file, ip_base="127.0.0.2")
+        home = lan.home
+        await lan.start()
+        devices = list(home.devices)
+        drivers = build_drivers(settings.device_timeout)
+        http = drivers["http"]
+        assert isinstance(http, HttpDriver)
+        try:
+            found = await discover_demo(lan, http, devices)
+        except BaseException:
+            await lan.stop()
+            raise
+        devices += found.added
+        notes = found.notes
+    else:
+        home = SimHome.load(home_file)
+        devices = await asyncio.to_thread(home.start)
     try:
         cameras = demo_cameras(home)
-        claw = Claw(settings, devices=devices, cameras=cameras)
+        claw = Claw(settings, devices=devices, drivers=drivers, cameras=cameras)
         names = ", ".join(f"{d.name} ({d.room})" for d in devices)
-        banner = (f"simulated home: {names}\n"
-                  "try: turn on the kitchen light · pause the living room speaker · what's the temperature "
-                  "in the hallway?")
+        banner = "\n".join([f"simulated home: {names}", *notes,
+                             "try: turn on the kitchen light · pause the living room speaker · what's the "
+                             "temperature in the hallway?" + (" · turn on the desk strip" if lan else "")])
         for name, cam in home.cameras.items():
             banner += (f"\ncamera {name}: {cam.stream_url} · a visitor now: /visitor on this console, or "
                        f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat)")
@@ -116,4 +140,7 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
             server.stop()
             await serving
     finally:
-        await asyncio.to_thread(home.stop)
+        if lan is not None:
+            await lan.stop()
+        else:
+            await asyncio.to_thread(home.stop)

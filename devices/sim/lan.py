@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from devices.sim.venstar import SimVenstar
 from devices.sim.wled import SimWled
 
 GENERIC_HTTP = "_http._tcp.local."
+SETTLE_SECONDS = 1.0
 # The real-vendor simulators of the discoverable home: (class, name)
 VENDOR_SIMS: list[tuple[type[VendorSim], str]] = [
     (SimWled, "desk strip"), (SimShelly, "heater plug"), (SimTasmota, "porch dimmer"),
@@ -70,6 +72,9 @@ class SimLan:
                 options: dict[str, Any] = dict(VENDOR_OPTIONS.get(name, {}))
                 self.vendors[name] = cls(host=self.home.ip_base, port=0, name=name, **options).start()
             self.announcer = await LoopbackAnnouncer(self.announcements()).start()
+            # an mDNS responder does not multicast a record again within a second of doing so (RFC 6762 6), so
+            # a browse right after the announcements hears nothing: wait, as a LAN that has been up a while is
+            await asyncio.sleep(SETTLE_SECONDS)
         except BaseException:
             await self.stop()
             raise
