@@ -293,3 +293,58 @@ def test_a_hub_children_path_takes_only_the_credential() -> None:
         load_spec(hub)
     hub["pair"]["children"]["path"] = "/api/{credential}/lights"
     assert load_spec(hub).pair is not None
+
+
+# `claw pair device`: the owner's side of pairing ------------------------------------------------------------------
+async def test_claw_pair_device_stores_the_secret_and_a_claw_drives_the_lights(
+        sim: Callable[..., Any], tmp_path: Any) -> None:
+    import threading
+    import time
+
+    from typer.testing import CliRunner
+
+    from claw.cli import app
+    from claw.runtime import Claw
+    from tests.conftest import make_settings
+
+    bridge = sim(SimHue, name="Hue bridge", lights=["reading lamp"])
+
+    def owner() -> None:  # reads the prompt (the bridge refused once), walks over and presses the button
+        for _ in range(400):
+            if bridge.refusals:
+                bridge.press_link_button()
+                return
+            time.sleep(0.05)
+
+    presser = threading.Thread(target=owner)
+    presser.start()
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["pair", "device", bridge.address, "--room",
+                                                               "lounge", "--wait", "10"])
+    presser.join()
+    assert result.exit_code == 0, result.output
+    username = next(iter(bridge.users))
+    assert "Press the round link button on the Hue bridge" in result.output
+    assert "added reading lamp" in result.output and username not in result.output
+    path = tmp_path / "data" / "device_credentials.json"
+    assert (path.stat().st_mode & 0o777) == 0o600 and username in path.read_text()
+
+    claw = Claw(make_settings(tmp_path, device_timeout=2.0))  # the stored device and the stored secret
+    await claw.start()
+    try:
+        lamp = next(d for d in claw.registry.all() if d.name == "reading lamp")
+        assert lamp.room == "lounge" and lamp.adapter == "hue-light"
+        await claw.registry.execute(lamp.id, "turn_on")
+    finally:
+        await claw.stop()
+    assert bridge.light("1")["on"] is True
+
+
+def test_claw_pair_device_refuses_what_is_not_a_hub(sim: Callable[..., Any]) -> None:
+    from typer.testing import CliRunner
+
+    from claw.cli import app
+
+    dimmer = sim(SimShellyLight, name="Hall dimmer")
+    result = CliRunner().invoke(app, ["pair", "device", dimmer.address, "--wait", "1"])
+    assert result.exit_code == 1 and "not a hub the claw can pair" in result.output
+    assert CliRunner().invoke(app, ["pair", "device", "example.com:80"]).exit_code == 2

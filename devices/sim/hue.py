@@ -37,6 +37,7 @@ class SimHue(VendorSim):
         super().__init__(host=host, port=port, name=name, state=state, serial=serial)
         self.users: dict[str, str] = {}  # username -> devicetype
         self.link_until = 0.0
+        self.refusals = 0  # registrations refused because the button was not pressed
 
     @property
     def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
@@ -85,6 +86,7 @@ class SimHue(VendorSim):
         if not isinstance(devicetype, str) or not 0 < len(devicetype) <= 40:
             return _error(5, "/", "invalid/missing parameters in body")
         if time.monotonic() > self.link_until:
+            self.refusals += 1
             return payload("hue", "link_button_not_pressed")
         username = secrets.token_hex(20)
         self.users[username] = devicetype
