@@ -83,6 +83,8 @@ def test_every_simulated_device_is_found_and_matched(lan: SimLan, scanned: ScanR
             assert found.via == {"ssdp", "probe"} and found.device_id == f"mac:{found.identity['mac']}"
         else:
             assert found.identity["name"] == name and "mdns" in found.via
+        if name == "hue bridge":  # _hue._tcp and an SSDP answer with its bridge id
+            assert found.via == {"mdns", "ssdp", "probe"}
     assert len(lan.home.devices) + len(lan.vendors) >= 12
     assert scanned.seconds < 3.0
 

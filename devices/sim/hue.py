@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from devices.sim.ssdp_responder import SsdpResponder
 from devices.sim.vendor_base import VendorSim, payload
 
+SEARCH_TARGET = "urn:schemas-upnp-org:device:basic:1"  # what the bridge answers SSDP searches as
 LINK_SECONDS = 30.0  # a pressed link button lets apps register for 30 s, as on the real bridge
 
 
@@ -32,9 +34,11 @@ class SimHue(VendorSim):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None,
-                 lights: list[str] | None = None) -> None:
+                 lights: list[str] | None = None, ssdp: bool = True) -> None:
         self._light_names = list(lights or ["Hue color lamp 1", "Hue color lamp 2"])
         super().__init__(host=host, port=port, name=name, state=state, serial=serial)
+        self._ssdp_wanted = ssdp
+        self._ssdp: SsdpResponder | None = None
         self.users: dict[str, str] = {}  # username -> devicetype
         self.link_until = 0.0
         self.refusals = 0  # registrations refused because the button was not pressed
@@ -67,6 +71,22 @@ class SimHue(VendorSim):
 
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         return {"lights": lambda v: v}
+
+    def start(self) -> SimHue:
+        super().start()
+        if self._ssdp_wanted and self._ssdp is None:  # the bridge also answers SSDP, with its id in a header
+            self._ssdp = SsdpResponder(SEARCH_TARGET, self.host, lambda: {
+                "LOCATION": f"http://{self.address}/description.xml", "SERVER": "Hue/1.0 UPnP/1.0 IpBridge/1.61.0",
+                "hue-bridgeid": self.bridge_id,
+                "USN": f"uuid:2f402f80-da50-11e1-9b23-{self.mac_hex}::{SEARCH_TARGET}"},
+                silent=lambda: self.hang).start()
+        return self
+
+    def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.stop()
+            self._ssdp = None
+        super().stop()
 
     def press_link_button(self) -> None:
         with self._lock:
