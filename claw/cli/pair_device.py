@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,15 +29,12 @@ def pair_device_command(
         fail(f"{address!r} is not an IPv4 host:port")
     settings = settings_or_exit()
     settings.ensure_data_dir()
-    names, hub = run_or_exit(_pair(address, room, wait, settings.data_dir / CREDENTIALS_FILE,
-                                   str(settings.db_path)))
+    names, hub = run_or_exit(_pair(address, room, wait, settings.data_dir / CREDENTIALS_FILE, settings.db_path))
     typer.echo(f"paired {hub}: added {', '.join(names) or 'no devices'} (restart a running claw to use them)")
 
 
-async def _pair(address: str, room: str | None, wait: float, credentials_path: object,
-                db_path: str) -> tuple[list[str], str]:
-    from pathlib import Path
-
+async def _pair(address: str, room: str | None, wait: float, credentials_path: Path,
+                db_path: Path) -> tuple[list[str], str]:
     from devices.adapters.credentials import CredentialStore
     from devices.adapters.pairing import PairingError, is_hub, pair_hub
     from devices.adapters.spec import builtin_specs
@@ -60,8 +58,8 @@ async def _pair(address: str, room: str | None, wait: float, credentials_path: o
         paired = await pair_hub(specs[name], specs, address, hub_id, wait=wait, prompt=ask, room=room)
     except PairingError as exc:
         fail(exc, 1)
-    CredentialStore(Path(str(credentials_path))).set(paired.hub_id, paired.credential)
-    store = Store(Path(db_path))
+    CredentialStore(credentials_path).set(paired.hub_id, paired.credential)
+    store = Store(db_path)
     try:
         store.devices_sync([(d.to_dict(), "pairing") for d in paired.devices])
     finally:
