@@ -47,6 +47,12 @@ def discover_command(
         typer.echo(f"ignored {len(refused)} announcement(s) outside these interfaces: {', '.join(refused[:5])}")
     if len(rows) > known:
         typer.echo("unknown devices need an adapter spec: see devices/adapters/*.yaml for the format")
+    from devices.adapters.pairing import is_hub
+    from devices.adapters.spec import builtin_specs
+
+    hubs = [r["address"] for r in rows if (spec := builtin_specs().get(r["adapter"])) is not None and is_hub(spec)]
+    if hubs:
+        typer.echo(f"pair a hub to add the devices behind it: claw pair device {hubs[0]}")
 
 
 async def _run(interfaces: list[str], timeout: float, targets: list[str], demo: bool) -> tuple[Any, ...]:
