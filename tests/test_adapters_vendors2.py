@@ -217,6 +217,8 @@ async def test_a_light_of_an_unpaired_bridge_is_unavailable(sim: Callable[..., A
     driver.credentials.set("serial:hub", "not-the-username")  # a wrong one: the bridge refuses it
     with pytest.raises(InvalidArgument, match="unauthorized user"):
         await registry.execute(paired.devices[0].id, "turn_on")
+    with pytest.raises(DeviceUnavailable, match="refused the read of /api/<credential>/lights/1: .unauthorized"):
+        await registry.state(paired.devices[0].id)
     assert bridge.light("1")["on"] is False
 
 

@@ -135,10 +135,19 @@ class _Request(_Model):
 
 
 class StateRequest(_Request):
-    """One read request and the normalised state keys extracted from its JSON answer."""
+    """One read request and the normalised state keys extracted from its JSON answer; `error` as for a
+    command (a value there makes the read fail with it, e.g. Hue's "unauthorized user")."""
 
     method: Literal["GET", "POST"] = "GET"
     extract: dict[str, Extraction] = Field(min_length=1)
+    error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _error(cls, value: str | None) -> str | None:
+        if value is not None and (not _JSON_PATH.match(value) or value == "$"):
+            raise ValueError(f"{value!r} is not a dotted JSON path like '0.error.description'")
+        return value
 
     @field_validator("extract")
     @classmethod

@@ -33,7 +33,8 @@ from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
 __all__ = [
     "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
     "StateRequest", "Transform", "builtin_specs", "command_refusal", "extract_path", "extract_state", "load_spec",
-    "parse_spec_text", "match_identity", "render_request", "render_state", "spec_matches", "spec_to_dict",
+    "parse_spec_text", "match_identity", "refusal_at", "render_request", "render_state", "spec_matches",
+    "spec_to_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -220,13 +221,18 @@ def render_state(spec: AdapterSpec, params: dict[str, str] | None = None) -> lis
 def command_refusal(spec: AdapterSpec, command: str, body: Any) -> str | None:
     """The device's refusal text in a 2xx answer to `command`, at the spec's `error` path; None if none."""
     req = spec.commands.get(command)
-    if req is None or req.error is None:
+    return None if req is None else refusal_at(req.error, body)
+
+
+def refusal_at(path: str | None, body: Any) -> str | None:
+    """The text at an `error` path of a decoded answer, or None when there is none there (pure)."""
+    if path is None:
         return None
     # a list answer (Hue: one result object per change) is searched item by item unless the path indexes it
-    items = body if isinstance(body, list) and not req.error.split(".")[0].isdigit() else [body]
+    items = body if isinstance(body, list) and not path.split(".")[0].isdigit() else [body]
     for item in items:
         try:
-            value = _json_get(item, req.error)
+            value = _json_get(item, path)
         except _Miss:
             continue
         if value not in (None, False, "", [], {}):

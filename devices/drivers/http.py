@@ -16,6 +16,7 @@ from devices.adapters.spec import (
     builtin_specs,
     command_refusal,
     extract_state,
+    refusal_at,
     render_request,
     render_state,
     spec_matches,
@@ -185,12 +186,17 @@ class HttpDriver:
         except AdapterSpecError as exc:
             raise DeviceUnavailable(f"{device.name}: {exc}") from None
 
-        async def read(template: str, req: RenderedRequest) -> tuple[str, Any]:
+        async def read(template: str, error: str | None, req: RenderedRequest) -> tuple[str, Any]:
             body = await _fetch(self._http(), device.name, device.address, req)
-            return template, _decode(device.name, req.label, body)
+            answer = _decode(device.name, req.label, body)
+            refusal = refusal_at(error, answer)
+            if refusal is not None:
+                text = untrusted_text(refusal).replace('"', "'")
+                raise DeviceUnavailable(f'{device.name} refused the read of {req.label}: "{text}"')
+            return template, answer
 
-        responses = dict(await asyncio.gather(*(read(r.path, req) for r, req in zip(spec.state, reads,
-                                                                                    strict=True))))
+        responses = dict(await asyncio.gather(*(read(r.path, r.error, req)
+                                                for r, req in zip(spec.state, reads, strict=True))))
         state = extract_state(spec, responses)
         state.setdefault("available", True)
         return state
