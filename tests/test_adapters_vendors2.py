@@ -350,3 +350,16 @@ def test_claw_pair_device_refuses_what_is_not_a_hub(sim: Callable[..., Any]) -> 
     result = CliRunner().invoke(app, ["pair", "device", dimmer.address, "--wait", "1"])
     assert result.exit_code == 1 and "not a hub the claw can pair" in result.output
     assert CliRunner().invoke(app, ["pair", "device", "example.com:80"]).exit_code == 2
+
+
+async def test_the_simulated_link_button_has_a_control_endpoint(sim: Callable[..., Any]) -> None:
+    import httpx
+
+    bridge = sim(SimHue, name="Hue bridge")
+    async with httpx.AsyncClient(trust_env=False) as client:
+        refused = (await client.post(f"http://{bridge.address}/api", json={"devicetype": "x#y"})).json()
+        assert refused == payload("hue", "link_button_not_pressed")
+        pressed = await client.post(f"http://{bridge.address}/control/linkbutton")
+        assert pressed.json()["pressed"] is True
+    paired = await pair_hub(SPECS["hue-bridge"], SPECS, bridge.address, "serial:hub", wait=1)
+    assert paired.attempts == 1 and len(paired.devices) == 2
