@@ -230,6 +230,8 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(MAX_INPUT_CHARS, ge=1, le=100_000)  # longer web/console/ask input is refused
     max_reply_messages: int = Field(4, ge=1, le=50)  # a longer reply is cut, its last message ends "…(truncated)"
     log_level: str = "INFO"
+    # one discovery pass at start, on loopback only: `claw demo` sets it (and is the only one honouring it)
+    discover_at_start: bool = False
     llm: LLMSettings = Field(default_factory=LLMSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)

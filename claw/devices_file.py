@@ -15,9 +15,11 @@ DEVICES_FILE = "devices_file"  # origin of the devices loaded from settings.devi
 GIVEN = "given"  # origin of the devices handed to Claw(devices=...): the simulated home of `claw demo`
 
 
-def same_thing(device: Device) -> tuple[str, str, str | None]:
-    """What a device drives: two entries with the same driver, address and adapter are one device."""
-    return device.driver, device.address, device.adapter
+def same_thing(device: Device) -> tuple[str, str, str | None, str | None]:
+    """What a device drives: two entries with the same driver, address, adapter and channel (the lights of
+    one Hue bridge share its address) are one device."""
+    channel = device.attrs.get("channel")
+    return device.driver, device.address, device.adapter, None if channel is None else str(channel)
 
 
 def load_devices_file(path: Path, drivers: Collection[str] | None = None,

@@ -32,6 +32,7 @@ from claw.routines.triggers import Location
 from claw.scenes.book import SceneBook
 from claw.soul.manager import SoulManager
 from claw.supervisor import Backoff, Supervisor
+from devices.adapters.credentials import CredentialStore
 from devices.drivers import build_drivers
 from devices.drivers.base import Driver
 from devices.drivers.http import HttpDriver
@@ -100,7 +101,11 @@ class Claw:
         settings.ensure_data_dir()
         self.store = Store(settings.db_path)
         # one number bounds a device call: the registry's timeout and the HTTP driver's agree
-        drivers = drivers or build_drivers(settings.device_timeout)
+        if not drivers:
+            drivers = build_drivers(settings.device_timeout)
+            http = drivers.get("http")
+            if isinstance(http, HttpDriver):  # secrets from `claw pair device` (a Hue bridge's username)
+                http.credentials = CredentialStore(settings.data_dir / "device_credentials.json")
         self._driver_names = frozenset(drivers)
         self._drivers = drivers
         self.registry = Registry(drivers, timeout=settings.device_timeout)

@@ -13,7 +13,10 @@ from claw.config import CameraSettings, Settings
 from claw.running import announce, withdraw
 from claw.runtime import Claw
 from claw.web.app import create_app
+from devices.drivers.base import Driver
+from devices.models import Device
 from devices.sim.home import SimHome
+from devices.sim.lan import SimLan
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +85,46 @@ def visitor(home: SimHome) -> str:
     return f"a visitor walks in front of {names}; the alert with its picture comes to the web chat in a moment."
 
 
-async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
+async def _demo_lan(settings: Settings, home_file: Path | None
+                    ) -> tuple[SimHome, SimLan | None, list[Device], dict[str, Driver] | None, list[str]]:
+    """The demo's home: with `discover_at_start`, the simulated LAN found by one pass on loopback
+    (claw.demo_lan); without it, or when loopback multicast is unavailable, the home file's devices only."""
+    if settings.discover_at_start:
+        from claw.demo_lan import discover_demo
+        from devices.drivers import build_drivers
+        from devices.drivers.http import HttpDriver
+
+        lan = SimLan.load(home_file, ip_base="127.0.0.2")
+        try:
+            await lan.start()
+        except OSError as exc:  # no multicast on this loopback: the demo goes on without its vendor devices
+            note = f"no discovery: the simulated LAN could not announce itself on loopback ({exc})"
+            log.warning("%s", note)
+            home = SimHome.load(home_file)
+            return home, None, await asyncio.to_thread(home.start), None, [note]
+        devices = list(lan.home.devices)
+        drivers = build_drivers(settings.device_timeout)
+        http = drivers["http"]
+        assert isinstance(http, HttpDriver)
+        try:
+            found = await discover_demo(lan, http, devices)
+        except BaseException:
+            await lan.stop()
+            raise
+        return lan.home, lan, devices + found.added, drivers, found.notes
     home = SimHome.load(home_file)
-    devices = await asyncio.to_thread(home.start)
+    return home, None, await asyncio.to_thread(home.start), None, []
+
+
+async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
+    home, lan, devices, drivers, notes = await _demo_lan(settings, home_file)
     try:
         cameras = demo_cameras(home)
-        claw = Claw(settings, devices=devices, cameras=cameras)
+        claw = Claw(settings, devices=devices, drivers=drivers, cameras=cameras)
         names = ", ".join(f"{d.name} ({d.room})" for d in devices)
-        banner = (f"simulated home: {names}\n"
-                  "try: turn on the kitchen light · pause the living room speaker · what's the temperature "
-                  "in the hallway?")
+        banner = "\n".join([f"simulated home: {names}", *notes,
+                             "try: turn on the kitchen light · pause the living room speaker · what's the "
+                             "temperature in the hallway?" + (" · turn on the desk strip" if lan else "")])
         for name, cam in home.cameras.items():
             banner += (f"\ncamera {name}: {cam.stream_url} · a visitor now: /visitor on this console, or "
                        f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat)")
@@ -116,4 +149,7 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
             server.stop()
             await serving
     finally:
-        await asyncio.to_thread(home.stop)
+        if lan is not None:
+            await lan.stop()
+        else:
+            await asyncio.to_thread(home.stop)

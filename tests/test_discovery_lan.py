@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devices.adapters.spec import builtin_specs
-from devices.discovery.matching import device_for
+from devices.discovery.matching import device_for, probe_plan
 from devices.discovery.scan import ScanResult, scan
 from devices.drivers.http import HttpDriver
 from devices.registry import Registry
@@ -72,14 +72,22 @@ def test_every_simulated_device_is_found_and_matched(lan: SimLan, scanned: ScanR
     for player in lan.home.sonos:
         found = by_address[player.address]
         assert found.adapter == "sonos" and found.device_id == f"sonos:{player.uuid}" and found.via == {"ssdp"}
-    expected = {"desk strip": "wled", "heater plug": "shelly-gen2-switch", "porch dimmer": "tasmota"}
+    expected = {"desk strip": "wled", "heater plug": "shelly-gen2-switch", "porch dimmer": "tasmota",
+                "hall dimmer": "shelly-gen2-light", "office blind": "shelly-gen2-cover", "hue bridge": "hue-bridge",
+                "upstairs thermostat": "venstar-colortouch"}
     for name, sim in lan.vendors.items():
         found = by_address[sim.address]
         if name == "Pool Controller":  # the unknown gadget (devices/sim/pool.py): no shipped spec matches it
             assert found.adapter is None and found.what == "unknown" and "Pool Controller" in " ".join(found.announced)
             continue
-        assert found.adapter == expected[name] and found.identity["name"] == name
+        assert found.adapter == expected[name]
         assert found.identity["mac"].replace(":", "") == sim.mac_hex
+        if name == "upstairs thermostat":  # Venstar: found by SSDP (its MAC is in the USN), no name in GET /
+            assert found.via == {"ssdp", "probe"} and found.device_id == f"mac:{found.identity['mac']}"
+        else:
+            assert found.identity["name"] == name and "mdns" in found.via
+        if name == "hue bridge":  # _hue._tcp and an SSDP answer with its bridge id
+            assert found.via == {"mdns", "ssdp", "probe"}
     assert len(lan.home.devices) + len(lan.vendors) >= 12
     assert scanned.seconds < 3.0
 
@@ -94,7 +102,9 @@ def test_wled_and_shelly_were_probed_only_where_their_announcement_pointed(lan: 
     wled = scanned.records[lan.vendors["desk strip"].address]
     assert [e.path for e in wled.entries] == ["/json/info"]
     tasmota = scanned.records[lan.vendors["porch dimmer"].address]  # plain _http._tcp: every matcher
-    assert len(tasmota.entries) == 4
+    assert len(tasmota.entries) == len(probe_plan(builtin_specs()))
+    hue = scanned.records[lan.vendors["hue bridge"].address]  # _hue._tcp only
+    assert [e.path for e in hue.entries] == ["/api/config"]
 
 
 async def test_a_discovered_device_is_driven_through_the_registry(lan: SimLan, scanned: ScanResult) -> None:

@@ -37,7 +37,8 @@ def test_zeroconf_hits_need_the_type_and_the_txt_keys() -> None:
 def test_probe_plan_is_deduplicated_and_can_be_narrowed() -> None:
     plan = probe_plan(SPECS)
     assert ("/api/info", {}) in plan and ("/json/info", {}) in plan and ("/cm", {"cmnd": "Status 0"}) in plan
-    assert len(plan) == len({probe_key(p, q) for p, q in plan}) == 4  # five claw-sim specs share /api/info
+    # five claw-sim specs share /api/info; three Shelly specs share /shelly; + Hue /api/config, Venstar /
+    assert len(plan) == len({probe_key(p, q) for p, q in plan}) == 6
     assert probe_plan(SPECS, ["wled"]) == [("/json/info", {})]
 
 

@@ -10,6 +10,7 @@ from claw.cli.devices import devices_command, token_command
 from claw.cli.discover import discover_command
 from claw.cli.doctor import doctor_command
 from claw.cli.pair import pair_app
+from claw.cli.pair_device import pair_device_command
 from claw.cli.routines import routines_app
 from claw.cli.run import demo_command, init_command, run_command
 from claw.cli.soul import soul_app
@@ -27,6 +28,7 @@ app.command("ask")(ask_command)
 app.command("devices")(devices_command)
 app.command("discover")(discover_command)
 app.add_typer(soul_app, name="soul")
+pair_app.command("device")(pair_device_command)  # `claw pair device HOST:PORT`: a hub's link button
 app.add_typer(pair_app, name="pair")
 app.add_typer(routines_app, name="routines")
 app.add_typer(adapters_app, name="adapters")

@@ -177,6 +177,13 @@ def print_report(report: ScanReport) -> None:
         typer.echo("unknown devices need an adapter: ask the claw to learn one (“learn the pool controller”), or "
                    "write a spec by hand and check it with `claw adapters check FILE --device HOST:PORT` (README: "
                    "“Learning a device the claw does not know”)")
+    from devices.adapters.pairing import is_hub
+    from devices.adapters.spec import builtin_specs
+
+    hubs = [x.address for x in report.sightings
+            if (spec := builtin_specs().get(x.adapter or "")) is not None and is_hub(spec)]
+    if hubs:
+        typer.echo(f"pair a hub to add the devices behind it: claw pair device {hubs[0]}")
 
 
 def _swept(result: ScanResult | None) -> str:

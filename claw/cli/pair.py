@@ -16,7 +16,7 @@ from claw.cli.common import settings_or_exit
 if TYPE_CHECKING:
     from memory.store import Store
 
-pair_app = typer.Typer(help="List, approve and deny WhatsApp numbers waiting with a pairing code.",
+pair_app = typer.Typer(help="List, approve and deny WhatsApp numbers waiting with a pairing code; pair a device hub.",
                        no_args_is_help=True)
 
 CodeArg = Annotated[str, typer.Argument(help="The 6-digit code the number was given.")]

@@ -44,7 +44,8 @@ def demo_command(
     """Run the claw with a simulated home on loopback: web chat and console chat, no hardware needed."""
     from claw.serve import serve_demo
 
-    settings = demo_settings(settings_or_exit())
+    # the demo finds its simulated vendor devices itself: one discovery pass on loopback at start
+    settings = demo_settings(settings_or_exit()).model_copy(update={"discover_at_start": True})
     setup_logging(settings, quiet=True)
     use_console = sys.stdin.isatty() if console is None else console
     run_or_exit(serve_demo(settings, home_file=home, port=port, console=use_console))

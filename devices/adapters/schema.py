@@ -24,6 +24,10 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.(\d+))?\}")
 _JSON_PATH = re.compile(r"^(\$|[^.\s]+(\.[^.\s]+)*)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 Scalar = str | int | float | bool
+# Placeholders a spec may declare in `needs`, filled from the device rather than from a command's arguments:
+# `credential` (the secret its pairing step obtained; only in paths, never logged) and `channel` (which light,
+# relay… behind one address, from the device's attrs).
+DEVICE_PARAMS = ("credential", "channel")
 
 
 def map_key(value: Any) -> str:
@@ -131,10 +135,19 @@ class _Request(_Model):
 
 
 class StateRequest(_Request):
-    """One read request and the normalised state keys extracted from its JSON answer."""
+    """One read request and the normalised state keys extracted from its JSON answer; `error` as for a
+    command (a value there makes the read fail with it, e.g. Hue's "unauthorized user")."""
 
     method: Literal["GET", "POST"] = "GET"
     extract: dict[str, Extraction] = Field(min_length=1)
+    error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _error(cls, value: str | None) -> str | None:
+        if value is not None and (not _JSON_PATH.match(value) or value == "$"):
+            raise ValueError(f"{value!r} is not a dotted JSON path like '0.error.description'")
+        return value
 
     @field_validator("extract")
     @classmethod
@@ -146,10 +159,76 @@ class StateRequest(_Request):
 
 
 class CommandRequest(_Request):
-    """The HTTP request one vocabulary command becomes; string values may hold `{arg}` placeholders."""
+    """The HTTP request one vocabulary command becomes; string values may hold `{arg}` placeholders.
+    `error`: a dotted path in the JSON answer where the device says it refused (devices such as Hue and
+    Venstar answer HTTP 200 with an error object); a value there fails the command with that text."""
 
     method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
     transform: dict[str, Transform] = Field(default_factory=dict)
+    error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _error(cls, value: str | None) -> str | None:
+        if value is not None and (not _JSON_PATH.match(value) or value == "$"):
+            raise ValueError(f"{value!r} is not a dotted JSON path like '0.error.description'")
+        return value
+
+
+class Children(_Model):
+    """The devices behind a paired hub (e.g. a Hue bridge's lights): GET `path` (may hold {credential})
+    answers a JSON object of them keyed by channel, or a list; each is driven by the spec `adapter`, named
+    from `name` and identified by `identity` (dotted paths in one entry)."""
+
+    path: str
+    adapter: str = Field(pattern=_NAME.pattern)
+    identity: str
+    name: str = "name"
+    model: str | None = None
+    max_count: int = Field(64, ge=1, le=256)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_path(value)
+
+    @model_validator(mode="after")
+    def _paths(self) -> Children:
+        for label, path in (("identity", self.identity), ("name", self.name), ("model", self.model)):
+            if path is not None and (not _JSON_PATH.match(path) or path == "$"):
+                raise ValueError(f"children.{label}: {path!r} is not a dotted JSON path")
+        extra = sorted({p for p in _placeholders(self.path)} - {"credential"})
+        if extra:
+            raise ValueError(f"children.path: only {{credential}} may be filled in, not {', '.join(extra)}")
+        return self
+
+
+class Pairing(_Model):
+    """The pairing step of a device that hands out a credential only after the owner pressed a button on it
+    (Hue's link button): POST `path` with `json` until the answer shows the credential at `credential`;
+    `refusal` is where it says "not yet"; `prompt` is what the owner is asked to do. No placeholders."""
+
+    method: Literal["POST"] = "POST"
+    path: str
+    json_body: JsonValue = Field(None, alias="json")
+    credential: str
+    refusal: str | None = None
+    prompt: str = Field(min_length=1, max_length=200)
+    children: Children | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_path(value)
+
+    @model_validator(mode="after")
+    def _paths(self) -> Pairing:
+        for label, path in (("credential", self.credential), ("refusal", self.refusal)):
+            if path is not None and (not _JSON_PATH.match(path) or path == "$"):
+                raise ValueError(f"pair.{label}: {path!r} is not a dotted JSON path")
+        if _placeholders(self.path) or _placeholders(self.json_body):
+            raise ValueError("pair: placeholders are not allowed in the pairing request")
+        return self
 
 
 class ZeroconfMatch(_Model):
@@ -160,10 +239,18 @@ class ZeroconfMatch(_Model):
     txt: dict[str, str | None] = Field(default_factory=dict)
 
 
+class SsdpMatch(_Model):
+    """An SSDP search target the device answers, e.g. `venstar:thermostat:ecp` (a MAC in its USN is taken
+    as its identity)."""
+
+    st: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$")
+
+
 class Match(_Model):
     """How discovery recognises the device: GET `path` (with `query`) answers JSON whose `fields` (dotted
     paths) equal the given values and whose `keys` (dotted paths) exist; `identity` says where its MAC,
-    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces."""
+    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces, `ssdp` the SSDP
+    search targets it answers."""
 
     path: str
     query: dict[str, Scalar] | None = None
@@ -172,6 +259,7 @@ class Match(_Model):
     identity: dict[Literal["mac", "serial", "uuid", "name", "model", "firmware"], str] = Field(
         default_factory=dict)
     zeroconf: list[ZeroconfMatch] = Field(default_factory=list, max_length=4)
+    ssdp: list[SsdpMatch] = Field(default_factory=list, max_length=4)
 
     @field_validator("path")
     @classmethod
@@ -205,9 +293,11 @@ class AdapterSpec(_Model):
     version: StrictInt = Field(ge=1)
     description: str = Field(min_length=1, max_length=500)
     kind: Kind
-    capabilities: list[Capability] = Field(min_length=1)
+    capabilities: list[Capability] = Field(default_factory=list)
     match: Match | None = None
-    state: list[StateRequest] = Field(min_length=1)
+    needs: list[Literal["credential", "channel"]] = Field(default_factory=list)
+    pair: Pairing | None = None
+    state: list[StateRequest] = Field(default_factory=list)
     commands: dict[str, CommandRequest] = Field(default_factory=dict)
 
     @field_validator("name")
@@ -225,18 +315,33 @@ class AdapterSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> AdapterSpec:
         problems: list[str] = []
+        hub = self.pair is not None and self.pair.children is not None
+        if hub and (self.state or self.commands or self.capabilities or self.needs):
+            problems.append("a hub (pair.children) has no state, commands, capabilities or needs of its own: "
+                            "its children's spec has them")
+        if not hub and not self.state:
+            problems.append("state: required field is missing (at least one request; only a hub has none)")
+        if not hub and not self.capabilities:
+            problems.append("capabilities: required field is missing (at least one; only a hub has none)")
+        if len(set(self.needs)) != len(self.needs):
+            problems.append("needs: listed twice")
         declared = set(self.capabilities)
         if len(declared) != len(self.capabilities):
             problems.append("capabilities: listed twice")
         paths = [r.path for r in self.state]
         if len(set(paths)) != len(paths):
             problems.append("state: two requests share a path")
+        needs = set(self.needs)
         for i, req in enumerate(self.state):
             for where, value in req.templates():
                 for ph in _placeholders(value):
-                    problems.append(f"state[{i}].{where}: placeholder {{{ph}}} (state requests take no args)")
+                    if ph not in needs:
+                        problems.append(f"state[{i}].{where}: placeholder {{{ph}}} (state requests take no args; "
+                                        f"device params must be declared in needs)")
+                    elif ph == "credential" and where != "path":
+                        problems.append(f"state[{i}].{where}: {{credential}} is allowed in the path only")
         for name, req in self.commands.items():
-            problems.extend(_command_problems(name, req, declared))
+            problems.extend(_command_problems(name, req, declared, needs))
         used = {COMMANDS[n].capability for n in self.commands if n in COMMANDS}
         for cap in sorted(declared - used - _READ_ONLY_CAPABILITIES):
             problems.append(f"capabilities: {cap} is declared but no command for it is given")
@@ -245,7 +350,7 @@ class AdapterSpec(_Model):
         return self
 
 
-def _command_problems(name: str, req: CommandRequest, declared: set[Capability]) -> list[str]:
+def _command_problems(name: str, req: CommandRequest, declared: set[Capability], needs: set[str]) -> list[str]:
     cmd = COMMANDS.get(name)
     if cmd is None:
         return [f"commands.{name}: unknown command; known: {', '.join(COMMANDS)}"]
@@ -259,6 +364,10 @@ def _command_problems(name: str, req: CommandRequest, declared: set[Capability])
             if PLACEHOLDER.search(key):
                 problems.append(f"commands.{name}.{where}: placeholder in key {key!r} (only in values)")
         for base, index in _placeholder_parts(value):
+            if base in needs and index is None:
+                if base == "credential" and where != "path":
+                    problems.append(f"commands.{name}.{where}: {{credential}} is allowed in the path only")
+                continue
             if base not in args:
                 problems.append(f"commands.{name}.{where}: placeholder {{{base}}} is not an argument of "
                                 f"{name} (its arguments: {arg_list})")

@@ -32,8 +32,9 @@ from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
 
 __all__ = [
     "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
-    "StateRequest", "Transform", "builtin_specs", "extract_state", "load_spec", "parse_spec_text",
-    "match_identity", "render_request", "spec_matches", "spec_to_dict",
+    "StateRequest", "Transform", "builtin_specs", "command_refusal", "extract_path", "extract_state", "load_spec",
+    "parse_spec_text", "match_identity", "refusal_at", "render_request", "render_state", "spec_matches",
+    "spec_to_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,39 @@ class RenderedRequest:
     json: Any = None
     params: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
+    shown: str | None = None  # the path for logs and messages: a credential in it is left out
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.path
 
 
-def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None) -> RenderedRequest:
-    """Fill the command's template with its (validated, transformed) args. Raises UnsupportedCommand or
-    InvalidArgument."""
+_CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _device_params(spec: AdapterSpec, params: dict[str, str] | None) -> dict[str, str]:
+    params = params or {}
+    missing = [n for n in spec.needs if not params.get(n)]
+    if missing:
+        raise AdapterSpecError(f"adapter {spec.name} needs the device's {' and '.join(missing)}")
+    if "channel" in spec.needs and not _CHANNEL.match(params["channel"]):
+        raise AdapterSpecError(f"adapter {spec.name}: channel {params['channel'][:40]!r} is not 1-32 letters, "
+                               "digits, '_' or '-'")
+    return {n: params[n] for n in spec.needs}
+
+
+def _path(template: str, values: dict[str, Any]) -> tuple[str, str]:
+    """The path filled in (every value URL-quoted, so none can add a '/' or '?') and its loggable form."""
+    path = PLACEHOLDER.sub(lambda m: quote(_as_text(_lookup(values, m)), safe=""), template)
+    hidden = {**values, "credential": "<credential>"} if "credential" in values else values
+    shown = PLACEHOLDER.sub(lambda m: quote(_as_text(_lookup(hidden, m)), safe="<>"), template)
+    return path, shown
+
+
+def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None) -> RenderedRequest:
+    """Fill the command's template with its (validated, transformed) args and the device params the spec
+    `needs` (credential, channel). Raises UnsupportedCommand, InvalidArgument or AdapterSpecError."""
     req = spec.commands.get(command)
     if req is None:
         raise UnsupportedCommand(f"adapter {spec.name} has no {command.replace('_', ' ')} command")
@@ -172,9 +201,43 @@ def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None 
     arg_types = {a.name: a.type for a in COMMANDS[command].args}
     values = {k: _transform(spec, command, k, v, req.transform.get(k), arg_types[k])
               for k, v in clean.items()}
-    path = PLACEHOLDER.sub(lambda m: quote(_as_text(_lookup(values, m)), safe=""), req.path)
+    values.update(_device_params(spec, params))
+    path, shown = _path(req.path, values)
     return RenderedRequest(method=req.method, path=path, json=_fill(req.json_body, values),
-                           params=_fill(req.query, values), data=_fill(req.form, values))
+                           params=_fill(req.query, values), data=_fill(req.form, values), shown=shown)
+
+
+def render_state(spec: AdapterSpec, params: dict[str, str] | None = None) -> list[RenderedRequest]:
+    """The spec's read requests with the device params it `needs` filled in (AdapterSpecError if missing)."""
+    values: dict[str, Any] = _device_params(spec, params)
+    out = []
+    for r in spec.state:
+        path, shown = _path(r.path, values)
+        out.append(RenderedRequest(r.method, path, _fill(r.json_body, values), _fill(r.query, values),
+                                   _fill(r.form, values), shown=shown))
+    return out
+
+
+def command_refusal(spec: AdapterSpec, command: str, body: Any) -> str | None:
+    """The device's refusal text in a 2xx answer to `command`, at the spec's `error` path; None if none."""
+    req = spec.commands.get(command)
+    return None if req is None else refusal_at(req.error, body)
+
+
+def refusal_at(path: str | None, body: Any) -> str | None:
+    """The text at an `error` path of a decoded answer, or None when there is none there (pure)."""
+    if path is None:
+        return None
+    # a list answer (Hue: one result object per change) is searched item by item unless the path indexes it
+    items = body if isinstance(body, list) and not path.split(".")[0].isdigit() else [body]
+    for item in items:
+        try:
+            value = _json_get(item, path)
+        except _Miss:
+            continue
+        if value not in (None, False, "", [], {}):
+            return value if isinstance(value, str) else json.dumps(value)[:200]
+    return None
 
 
 def _transform(spec: AdapterSpec, command: str, arg: str, value: Any, t: Transform | None, kind: type) -> Any:
@@ -259,6 +322,16 @@ def _json_get(body: Any, path: str) -> Any:
         else:
             raise _Miss(f"{part!r} not found")
     return body
+
+
+def extract_path(body: Any, path: str | None) -> Any:
+    """The value at a dotted path in decoded JSON ("0.success.username"), or None when it is not there."""
+    if path is None:
+        return None
+    try:
+        return _json_get(body, path)
+    except _Miss:
+        return None
 
 
 def _extract(key: str, ex: Extraction, body: Any) -> Any:

@@ -85,6 +85,21 @@ def zeroconf_hits(specs: dict[str, AdapterSpec], service_type: str, txt: dict[st
     return hits
 
 
+def ssdp_hits(specs: dict[str, AdapterSpec], search_target: str) -> list[str]:
+    """Names of the specs that list this SSDP search target."""
+    return sorted(name for name, spec in specs.items()
+                  if spec.match and any(m.st == search_target for m in spec.match.ssdp))
+
+
+_USN_MAC = re.compile(r"(?<![0-9A-Fa-f])((?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2})(?![0-9A-Fa-f])")
+
+
+def mac_from_usn(usn: str) -> str | None:
+    """A MAC written in an SSDP USN (Venstar: 'ecp:00:23:75:aa:bb:cc:name:Hall:type:residential'), else None."""
+    m = _USN_MAC.search(usn)
+    return normalise_mac(m.group(1)) if m else None
+
+
 def probe_plan(specs: dict[str, AdapterSpec], only: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The GET requests (path, query) that fingerprint a host: each matching spec's probe, deduplicated;
     `only` restricts to the named specs (e.g. those an mDNS announcement pointed at)."""
@@ -102,19 +117,29 @@ def match_answers(specs: dict[str, AdapterSpec], answers: dict[ProbeKey, Any],
     """The first spec (candidates first, then by name) whose HTTP matcher the recorded answers satisfy, with
     the identity it reads from them; (None, {}) when none does. An mDNS hint alone never matches."""
     order = list(candidates or []) + sorted(n for n in specs if n not in (candidates or []))
+    best: tuple[int, str] | None = None
     for name in order:
         spec = specs.get(name)
         if spec is None or spec.match is None:
             continue
         key = probe_key(spec.match.path, spec.match.query)
         if key in answers and spec_matches(spec, {spec.match.path: answers[key]}):
-            identity = match_identity(spec, answers[key])
-            if not spec.match.identity and spec.match.path == INFO_PATH and isinstance(answers[key], dict):
-                # the claw-sim convention (devices/drivers/http.py: device_from_info): identity in /api/info
-                identity = {k: str(v) for k in ("mac", "serial", "name", "model", "firmware")
-                            if isinstance(v := answers[key].get(k), str | int) and not isinstance(v, bool)}
-            return name, clean_identity(identity)
-    return None, {}
+            # the most specific matcher wins (a Shelly dimmer also fits the generic Gen2 switch's gen: 2)
+            score = len(spec.match.fields) + len(spec.match.keys)
+            if best is None or score > best[0]:
+                best = (score, name)
+    if best is None:
+        return None, {}
+    name = best[1]
+    match = specs[name].match
+    assert match is not None
+    body = answers[probe_key(match.path, match.query)]
+    identity = match_identity(specs[name], body)
+    if not match.identity and match.path == INFO_PATH and isinstance(body, dict):
+        # the claw-sim convention (devices/drivers/http.py: device_from_info): identity in /api/info
+        identity = {k: str(v) for k in ("mac", "serial", "name", "model", "firmware")
+                    if isinstance(v := body.get(k), str | int) and not isinstance(v, bool)}
+    return name, clean_identity(identity)
 
 
 def allowed_host(host: str, interfaces: list[str]) -> bool:
@@ -138,6 +163,8 @@ def device_for(found: Found, spec: AdapterSpec, name: str | None = None, room: s
     device_id = found.device_id
     if device_id is None:
         raise ValueError(f"{found.address} showed no MAC, serial or UUID")
+    if spec.pair is not None and spec.pair.children is not None:
+        raise ValueError(f"{found.address} is a {describe(spec)}: pair it, and the devices behind it are added")
     return Device(id=device_id, name=name or found.identity.get("name") or spec.name, kind=spec.kind, room=room,
                   capabilities=frozenset(str(c) for c in spec.capabilities), driver="http",
                   address=found.address, adapter=spec.name,

@@ -17,8 +17,10 @@ from devices.discovery.matching import (
     Found,
     allowed_host,
     describe,
+    mac_from_usn,
     match_answers,
     probe_plan,
+    ssdp_hits,
     zeroconf_hits,
 )
 from devices.discovery.probe import ProbeRecord, probe, probe_client
@@ -50,6 +52,17 @@ def service_types(specs: dict[str, AdapterSpec]) -> list[str]:
     return sorted(types | {GENERIC_HTTP})
 
 
+def search_targets(specs: dict[str, AdapterSpec]) -> list[str]:
+    """Every SSDP search target a spec matches (Sonos is searched by soco apart)."""
+    return sorted({m.st for s in specs.values() if s.match for m in s.match.ssdp})
+
+
+def _hints(specs: dict[str, AdapterSpec], f: Found) -> list[str]:
+    hits = {n for t in f.services if not t.startswith("ssdp:") for n in zeroconf_hits(specs, t, f.txt)}
+    hits |= {n for t in f.services if t.startswith("ssdp:") for n in ssdp_hits(specs, t.removeprefix("ssdp:"))}
+    return sorted(hits)
+
+
 async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, AdapterSpec] | None = None,
                targets: Sequence[str] = (), sonos: bool = True, household_id: str = "Sonos",
                sweep_subnets: Sequence[str] = (), allow_public: bool = False,
@@ -69,8 +82,10 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
     jobs: list[Coroutine[Any, Any, Any]] = [mdns.browse(interfaces, service_types(specs), timeout)]
     if sonos:
         jobs.extend(ssdp.discover_sonos(i, timeout, household_id) for i in interfaces)
+    if search_targets(specs):
+        jobs.extend(ssdp.search(i, search_targets(specs), timeout) for i in interfaces)
     if plan is not None:
-        jobs.append(sweep.run_sweep(plan))
+        jobs.append(sweep.run_sweep(plan))  # last: its result is popped off the end below
     tell("listening")
     results = await asyncio.gather(*jobs, return_exceptions=True)
     result = ScanResult()
@@ -93,6 +108,16 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 f.via.add("ssdp")
                 f.identity.update(uuid=item.uuid[:64], name=item.name[:64])
                 f.what, f.adapter = "Sonos player", "sonos"
+                continue
+            if isinstance(item, ssdp.SsdpService):
+                if not allowed_host(item.address.rsplit(":", 1)[0], interfaces):
+                    result.refused.append(item.address)
+                    continue
+                f = hosts.setdefault(item.address, Found(item.address))
+                f.via.add("ssdp")
+                f.services.add(f"ssdp:{item.st}")
+                if mac := mac_from_usn(item.usn):
+                    f.identity["mac"] = mac
                 continue
             for host in item.addresses[:4]:
                 address = f"{host}:{item.port}"
@@ -121,7 +146,7 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
     gate = asyncio.Semaphore(PARALLEL_PROBES)
     async with probe_client() as client:
         async def fingerprint(f: Found) -> None:
-            hints = sorted({n for t in f.services for n in zeroconf_hits(specs, t, f.txt)})
+            hints = _hints(specs, f)
             plan = probe_plan(specs, hints or None)
             async with gate:
                 record = await probe(client, f.address, plan)
@@ -132,7 +157,9 @@ async def scan(interfaces: list[str], *, timeout: float = 1.0, specs: dict[str, 
                 name, identity = match_answers(specs, record.answers)
             result.records[f.address] = record
             f.via.add("probe")
-            f.adapter, f.identity = name, identity
+            # what the probe read wins; an identity only the announcement gave (Venstar's MAC in its SSDP USN)
+            # is kept when the answer has none
+            f.adapter, f.identity = name, ({**f.identity, **identity} if name else identity)
             f.what = describe(specs[name]) if name else "unknown"
 
         await asyncio.gather(*(fingerprint(f) for f in to_probe))

@@ -9,12 +9,16 @@ from typing import Any
 
 import httpx
 
+from devices.adapters.credentials import CredentialStore
 from devices.adapters.spec import (
     AdapterSpec,
     RenderedRequest,
     builtin_specs,
+    command_refusal,
     extract_state,
+    refusal_at,
     render_request,
+    render_state,
     spec_matches,
 )
 from devices.errors import (
@@ -88,10 +92,10 @@ async def _fetch(client: httpx.AsyncClient, label: str, address: str, req: Rende
             # after (part of) the request went out: the device may have acted on it
             raise DeviceOutcomeUnknown(text) from None
         raise DeviceUnavailable(text) from None
-    log.debug("%s %s %s -> %s", label, req.method, req.path, status)
+    log.debug("%s %s %s -> %s", label, req.method, req.label, status)
     if status < 300:
         return bytes(body)
-    what = command.replace("_", " ") if command else f"the read of {req.path}"
+    what = command.replace("_", " ") if command else f"the read of {req.label}"
     if 400 <= status < 500 and status not in (408, 429) and command:
         raise InvalidArgument(f'{label} refused to {what}: "{_error_text(bytes(body))}"')
     if 300 <= status < 400:
@@ -112,10 +116,12 @@ class HttpDriver:
     name = "http"
 
     def __init__(self, specs: dict[str, AdapterSpec] | None = None, *,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, credentials: CredentialStore | None = None) -> None:
         self._specs = dict(specs) if specs is not None else builtin_specs()
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        # secrets from pairing steps (devices/adapters/pairing.py), by the paired device's id
+        self.credentials = credentials if credentials is not None else CredentialStore()
 
     @property
     def timeout(self) -> float:
@@ -141,20 +147,56 @@ class HttpDriver:
             self._client = _client(self._timeout)
         return self._client
 
+    def _params(self, device: Device, spec: AdapterSpec) -> dict[str, str]:
+        """The device params the spec needs: its channel (attrs) and the credential its pairing stored."""
+        params: dict[str, str] = {}
+        if "channel" in spec.needs:
+            params["channel"] = str(device.attrs.get("channel") or "")
+        if "credential" in spec.needs:
+            owner = str(device.attrs.get("paired_with") or device.id)
+            secret = self.credentials.get(owner)
+            if not secret:
+                raise DeviceUnavailable(f"{device.name} is not paired yet (its hub {owner} gave the claw no "
+                                        "credential): pair it again")
+            params["credential"] = secret
+        return params
+
     async def execute(self, device: Device, command: str, args: dict[str, Any]) -> None:
-        req = render_request(self.spec_for(device), command, args)
+        spec = self.spec_for(device)
+        try:
+            req = render_request(spec, command, args, self._params(device, spec))
+        except AdapterSpecError as exc:
+            raise DeviceUnavailable(f"{device.name}: {exc}") from None
         log.info("%s: %s %s", device.id, command, args or "")
-        await _fetch(self._http(), device.name, device.address, req, command=command)
+        body = await _fetch(self._http(), device.name, device.address, req, command=command)
+        if spec.commands[command].error is not None:
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return
+            refusal = command_refusal(spec, command, answer)
+            if refusal is not None:
+                text = untrusted_text(refusal).replace('"', "'")
+                raise InvalidArgument(f'{device.name} refused to {command.replace("_", " ")}: "{text}"')
 
     async def state(self, device: Device) -> dict[str, Any]:
         spec = self.spec_for(device)
+        try:
+            reads = render_state(spec, self._params(device, spec))
+        except AdapterSpecError as exc:
+            raise DeviceUnavailable(f"{device.name}: {exc}") from None
 
-        async def read(req: RenderedRequest) -> tuple[str, Any]:
+        async def read(template: str, error: str | None, req: RenderedRequest) -> tuple[str, Any]:
             body = await _fetch(self._http(), device.name, device.address, req)
-            return req.path, _decode(device.name, req.path, body)
+            answer = _decode(device.name, req.label, body)
+            refusal = refusal_at(error, answer)
+            if refusal is not None:
+                text = untrusted_text(refusal).replace('"', "'")
+                raise DeviceUnavailable(f'{device.name} refused the read of {req.label}: "{text}"')
+            return template, answer
 
-        reads = (RenderedRequest(r.method, r.path, r.json_body, r.query, r.form) for r in spec.state)
-        responses = dict(await asyncio.gather(*(read(req) for req in reads)))
+        responses = dict(await asyncio.gather(*(read(r.path, r.error, req)
+                                                for r, req in zip(spec.state, reads, strict=True))))
         state = extract_state(spec, responses)
         state.setdefault("available", True)
         return state

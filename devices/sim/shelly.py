@@ -12,14 +12,34 @@ from devices.sim.vendor_base import VendorSim, payload
 _BOOL = {"true": True, "false": False}
 
 
+def bool_param(value: Any) -> Any:
+    """An RPC parameter as a bool when it is one ("true"/"false" in a query string); else unchanged."""
+    return _BOOL.get(value, value) if isinstance(value, str) else value
+
+
+def number_param(value: Any) -> float | None:
+    """An RPC parameter as a number ("40" in a query string); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class SimShelly(VendorSim):
     """Shelly Gen2: GET /shelly; /rpc/<Method>?params (GET) or POST /rpc with {"id","method","params"}.
-    Methods: Shelly.GetDeviceInfo, Switch.GetStatus, Switch.Set, Switch.Toggle (switch id 0 only)."""
+    Methods: Shelly.GetDeviceInfo, Switch.GetStatus, Switch.Set, Switch.Toggle (switch id 0 only).
+    Other profiles (shelly_light.py, shelly_cover.py) change COMPONENT, the payloads and `_component`."""
 
     MODEL = "Shelly Plus 1PM"
     FIRMWARE = "1.0.8"
     VENDOR = "shelly"
     SERVICE_TYPE = "_shelly._tcp.local."
+    COMPONENT = "Switch"
+    APP = "Plus1PM"
+    ID_PREFIX = "shellyplus1pm"
+    INFO_PAYLOAD = "device_info"
 
     @property
     def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
@@ -27,15 +47,15 @@ class SimShelly(VendorSim):
 
     @property
     def device_id(self) -> str:
-        return f"shellyplus1pm-{self.mac_hex}"
+        return f"{self.ID_PREFIX}-{self.mac_hex}"
 
     @property
     def txt(self) -> dict[str, str]:
-        return {"gen": "2", "app": "Plus1PM", "ver": self.FIRMWARE}
+        return {"gen": "2", "app": self.APP, "ver": self.FIRMWARE}
 
     @property
     def info(self) -> dict[str, Any]:
-        info = payload("shelly", "device_info")
+        info = payload("shelly", self.INFO_PAYLOAD)
         info.update(id=self.device_id, mac=self.mac_hex.upper(), name=self.name, ver=self.FIRMWARE)
         return info
 
@@ -50,21 +70,25 @@ class SimShelly(VendorSim):
     def _call(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
         if method == "Shelly.GetDeviceInfo":
             return 200, self.info
-        if not method.startswith("Switch."):
+        component, _, verb = method.partition(".")
+        if component != self.COMPONENT:
             return 404, {"code": 404, "message": f"No handler for {method}"}
         if params.get("id", 0) not in (0, "0"):
             return 400, {"code": -105, "message": f"Argument 'id', value {params.get('id')} not found!"}
-        if method == "Switch.GetStatus":
+        return self._component(verb, params)
+
+    def _component(self, verb: str, params: dict[str, Any]) -> tuple[int, Any]:
+        """<COMPONENT>.<verb> for component id 0 (the id is checked already)."""
+        if verb == "GetStatus":
             return 200, self._state
-        if method in ("Switch.Set", "Switch.Toggle"):
+        if verb in ("Set", "Toggle"):
             was_on = self._state["output"]
-            on = params.get("on") if method == "Switch.Set" else not was_on
-            on = _BOOL.get(on, on) if isinstance(on, str) else on
+            on = bool_param(params.get("on")) if verb == "Set" else not was_on
             if not isinstance(on, bool):
                 return 400, {"code": -103, "message": "Invalid argument 'on': expected boolean"}
-            self.change({"output": on}, record=f"RPC {method}")
+            self.change({"output": on}, record=f"RPC {self.COMPONENT}.{verb}")
             return 200, {"was_on": was_on}
-        return 404, {"code": 404, "message": f"No handler for {method}"}
+        return 404, {"code": 404, "message": f"No handler for {self.COMPONENT}.{verb}"}
 
     def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
         if path == "/shelly" and method == "GET":

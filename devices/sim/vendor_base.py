@@ -1,4 +1,5 @@
-"""Base of the simulated real-vendor devices (WLED, Shelly, Tasmota): documented payloads, identity, mDNS card."""
+"""Base of the simulated real-vendor devices (WLED, Shelly, Hue, Venstar, Tasmota): documented payloads, identity,
+mDNS card."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class VendorSim(SimHttpDevice):
 
     VENDOR: ClassVar[str] = ""
     SERVICE_TYPE: ClassVar[str] = "_http._tcp.local."
+    ANNOUNCES_MDNS: ClassVar[bool] = True  # False: the real device uses SSDP only (Venstar)
+    ALSO_HTTP: ClassVar[bool] = True  # also announced as a plain _http._tcp (not the Hue bridge)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None) -> None:
