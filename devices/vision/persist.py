@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from devices.vision.motion import Box
+from devices.vision.motion import Box, Polygon
 
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
@@ -130,6 +130,18 @@ def side_by_side(before: np.ndarray, after: np.ndarray, box: Box | None = None) 
         panels.append(panel)
     gap = np.full((h, max(4, h // 90), 3), 255, np.uint8)
     return np.hstack([panels[0], gap, panels[1]])
+
+
+def zones_of(box: Box, shape: Sequence[int], zones: Mapping[str, Polygon]) -> tuple[str, ...]:
+    """The named zones (polygons as fractions of the picture) the thing in `box` stands in (its bottom middle)."""
+    h, w = shape[0], shape[1]
+    foot = ((box[0] + box[2]) / 2.0, min(box[3], h - 1) * 1.0)
+    found = []
+    for name, poly in zones.items():
+        points = np.array([[x * w, y * h] for x, y in poly], np.float32)
+        if len(points) >= 3 and cv2.pointPolygonTest(points, foot, False) >= 0:
+            found.append(name)
+    return tuple(found)
 
 
 def _small_box(box: Box, full: Sequence[int], small: Sequence[int]) -> Box:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from devices.vision.detector import Detection
-from devices.vision.motion import Box, MotionResult, merge_boxes
-from devices.vision.persist import PersistConfig, PersistTracker, Watched, side_by_side
+from devices.vision.motion import Box, MotionResult, Polygon, merge_boxes
+from devices.vision.persist import PersistConfig, PersistTracker, Watched, side_by_side, zones_of
 from devices.vision.snapshots import encode_jpeg
 from devices.vision.source import Frame
 
@@ -33,6 +33,7 @@ class ThingLeft:
     before: bytes = field(repr=False)
     after: bytes = field(repr=False)
     pair: bytes = field(repr=False)
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ThingTaken:
     before: bytes = field(repr=False)
     after: bytes = field(repr=False)
     pair: bytes = field(repr=False)
+    zones: tuple[str, ...] = ()
 
 
 ChangeEvent = ThingLeft | ThingTaken
@@ -64,8 +66,9 @@ class ChangeWatch:
     ends; answers with ThingLeft / ThingTaken. Pictures are decoded only when compared."""
 
     def __init__(self, camera: str, options: ChangeOptions | None = None, cfg: PersistConfig | None = None,
-                 detector: Detect | None = None) -> None:
+                 detector: Detect | None = None, zones: Mapping[str, Polygon] | None = None) -> None:
         self.camera = camera
+        self.zones = dict(zones or {})
         self.options = options or ChangeOptions()
         self.tracker = PersistTracker(cfg)
         self.detector = detector
@@ -127,13 +130,15 @@ class ChangeWatch:
             self.tracker.watch(item)
             log.info("camera %s: something stayed at %s (%s)", self.camera, change.box, label or "unknown")
             events.append(ThingLeft(self.camera, frame.t, item.key, change.box, label, encode_jpeg(before),
-                                    encode_jpeg(after), encode_jpeg(side_by_side(before, after, change.box))))
+                                    encode_jpeg(after), encode_jpeg(side_by_side(before, after, change.box)),
+                                    zones_of(change.box, after.shape, self.zones)))
         return events
 
     def _taken(self, t: float, item: Watched, now: np.ndarray) -> ThingTaken:
         log.info("camera %s: the thing at %s is gone", self.camera, item.box)
         return ThingTaken(self.camera, t, item.key, item.box, item.label, encode_jpeg(item.after), encode_jpeg(now),
-                          encode_jpeg(side_by_side(item.after, now, item.box)))
+                          encode_jpeg(side_by_side(item.after, now, item.box)),
+                          zones_of(item.box, now.shape, self.zones))
 
     def _name(self, picture: np.ndarray, box: Box) -> str:
         if self.detector is None:

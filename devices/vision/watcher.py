@@ -195,9 +195,9 @@ class CameraWatcher:
                     if not found:
                         self.grouper.cancel()  # motion, but nothing worth a visit (a branch, a shadow)
                         continue
+                    boxes, labels = tuple(d.box for d in found), tuple((d.label, round(d.score, 3)) for d in found)
                 if self.changes is not None:
                     self.changes.visit_started(change.boxes)
-                    boxes, labels = tuple(d.box for d in found), tuple((d.label, round(d.score, 3)) for d in found)
                 names = [f"{label} {score:.0%}" for label, score in labels]
                 jpeg = encode_jpeg(draw_boxes(picture, boxes, names)) if picture is not None else b""
                 alert = change.alert
