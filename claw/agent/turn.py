@@ -98,7 +98,7 @@ class TurnHandler:
         plan = self.intents.parse(ctx.text, self.settings.default_area, sender=ctx.sender)
         if plan is not None and self.model is not None and plan.slots.get("unreferred"):
             plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
-        if plan is not None and plan.intent == "ClawCamera":  # snapshots and events (claw.agent.cameras)
+        if plan is not None and plan.intent in ("ClawCamera", "ClawCameraRule"):  # claw.agent.cameras
             return await self.cameras.run(ctx, plan)
         if plan is not None and plan.intent in ROUTINE_INTENTS and self.routine_talk is not None:
             return await self.routine_talk.run(ctx, plan, voice)

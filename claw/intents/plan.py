@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from claw.intents.camera_rules import camera_rule_plan
 from claw.intents.cameras import camera_plan
 from claw.intents.questions import QUESTION_HANDLERS
 from claw.intents.routines import ROUTINE_HANDLERS
@@ -343,6 +344,7 @@ HANDLERS: dict[str, Handler] = {
     **TIMER_HANDLERS,  # HA's timer intents (claw.intents.timers, carried out by claw.agent.timers)
     **ROUTINE_HANDLERS,  # routines and scenes by chat (claw.intents.routines, carried out by claw.agent.routines)
     "ClawCamera": camera_plan,  # snapshots and camera events (claw.intents.cameras, claw.agent.cameras)
+    "ClawCameraRule": camera_rule_plan,  # camera rules by chat (claw.intents.camera_rules, claw.agent.camera_rules)
 }
 
 
