@@ -82,6 +82,21 @@ def visitor(home: SimHome) -> str:
     return f"a visitor walks in front of {names}; the alert with its picture comes to the web chat in a moment."
 
 
+def parcel(home: SimHome, take: bool = False) -> str:
+    """`/parcel` on the demo console: a visitor leaves a parcel on the path; `/take`: one takes it."""
+    if take:
+        taken = [name for name, cam in home.cameras.items() if cam.take() is not None]
+        if not taken:
+            return "no parcel lies in front of any camera: /parcel first."
+        return (f"a visitor takes the parcel at {', '.join(taken)}; \"… is gone\" with before/after comes a little "
+                "after they leave.")
+    for cam in home.cameras.values():
+        cam.parcel()
+    names = ", ".join(home.cameras) or "no camera"
+    return (f"a visitor leaves a parcel in front of {names}; the visit's alert comes at once, \"Something was "
+            "left …\" with before/after once the visit is over (the visit gap after they leave).")
+
+
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
     home = SimHome.load(home_file)
     devices = await asyncio.to_thread(home.start)
@@ -94,7 +109,8 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
                   "in the hallway?")
         for name, cam in home.cameras.items():
             banner += (f"\ncamera {name}: {cam.stream_url} · a visitor now: /visitor on this console, or "
-                       f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat)")
+                       f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat); "
+                       "a parcel left: /parcel, taken: /take (or POST /control/parcel, /control/take)")
         server = ClawServer(settings, claw, port=port, banner=banner)
         if not console:
             await server.serve()
@@ -111,7 +127,9 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
         try:
             await console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
                                name=claw.soul.current().voice.name, sender=settings.owner,
-                               max_chars=settings.max_input_chars, commands={"/visitor": lambda: visitor(home)})
+                               max_chars=settings.max_input_chars, commands={"/visitor": lambda: visitor(home),
+                                                                    "/parcel": lambda: parcel(home),
+                                                                    "/take": lambda: parcel(home, take=True)})
         finally:
             server.stop()
             await serving
