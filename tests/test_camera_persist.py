@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from claw.events import InboundMessage
 from devices.sim.camera import SimCamera
 from devices.sim.camera_scene import VISIT_LENGTH, Scene, SceneOptions
 from devices.vision.detector import Detection
@@ -145,11 +146,12 @@ def test_the_sim_camera_control_endpoints(tmp_path: Path) -> None:
     assert lying and len(lying) < 120  # the demo's visitors leave a parcel now and then, and take it later
 
 
-async def test_a_parcel_left_and_taken_through_a_running_claw(tmp_path: Path) -> None:
+async def test_a_parcel_left_and_taken_through_a_running_claw_told_once_each_across_a_restart(
+        tmp_path: Path) -> None:
     cam = SimCamera(name="front door", options=SceneOptions(seed=9)).start()
+    zones = {"zones": {"path": [[0.4, 0.6], [0.75, 0.6], [0.75, 1.0], [0.4, 1.0]]}}
     try:
-        async with camera_claw(tmp_path, cam, {"zones": {"path": [[0.4, 0.6], [0.75, 0.6], [0.75, 1.0],
-                                                                 [0.4, 1.0]]}}, settle=1.0) as claw:
+        async with camera_claw(tmp_path, cam, zones, settle=1.0) as claw:
             def told(word: str) -> list[dict]:
                 return [r for r in claw.store.outbox_proactive("web", "console", limit=100) if word in r["text"]]
 
@@ -165,6 +167,7 @@ async def test_a_parcel_left_and_taken_through_a_running_claw(tmp_path: Path) ->
             assert told("Motion at the front door")  # the visit itself was told as usual
             await asyncio.sleep(2.0)
             assert len(told("was left at the")) == 1  # once
+        async with camera_claw(tmp_path, cam, zones, settle=1.0) as claw:  # restarted: the parcel is still watched
             assert cam.take() is not None
             [gone] = await until(lambda: told("is gone"), "the gone alert", timeout=40)
             assert gone["text"].startswith("The thing left at the front door camera (front garden) in the path is "
@@ -173,5 +176,30 @@ async def test_a_parcel_left_and_taken_through_a_running_claw(tmp_path: Path) ->
             assert taken["ref_id"] == left["id"] and claw.store.camera_event_get(left["id"])["resolved_at"]
             await asyncio.sleep(2.0)
             assert len(told("is gone")) == 1 and len(told("was left at the")) == 1
+            answer = (await claw.agent.ask(InboundMessage(channel="web", sender=claw.settings.owner,
+                                                          text="what happened at the front door today?",
+                                                          standing="owner"))).reply  # type: ignore[arg-type]
+            assert "something left" in answer and "something taken" in answer
     finally:
         cam.stop()
+
+
+def test_a_change_is_stored_and_alerted_once_per_event_it_follows(tmp_path: Path) -> None:
+    from claw.events import OutboundMessage
+    from memory.store import Store
+
+    store = Store(tmp_path / "m.db")
+    visit, _ = store.camera_event_start("front door", 100.0)
+    msg = [OutboundMessage(channel="web", recipient="console", text="Something was left", proactive=True)]
+    first = store.camera_change_add("front door", 110.0, "appeared", visit, box=(1, 2, 3, 4), messages=msg)
+    again = store.camera_change_add("front door", 111.0, "appeared", visit, box=(1, 2, 3, 4), messages=msg)
+    assert first[0] and len(first[1]) == 1 and again == (None, [])
+    assert [r["id"] for r in store.camera_things_left("front door")] == [first[0]]
+    store.camera_event_touch(visit, 101.0)
+    assert store.camera_event_last("front door")["id"] == visit  # a change is never taken for the open visit
+    gone = store.camera_change_add("front door", 200.0, "taken", first[0], box=(1, 2, 3, 4), messages=msg)
+    assert gone[0] and store.camera_change_add("front door", 201.0, "taken", first[0], box=(1, 2, 3, 4),
+                                               messages=msg) == (None, [])
+    assert store.camera_things_left("front door") == []
+    assert len(store.outbox_proactive("web", "console", limit=10)) == 2
+    store.close()

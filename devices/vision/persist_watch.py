@@ -76,7 +76,7 @@ class ChangeWatch:
         self._quiet = 0
         self._reference: Frame | None = None  # the calm frame from before the open visit
         self._area: Box | None = None  # every motion box of the visit, merged
-        self._due: tuple[float, Frame, Box] | None = None  # (when, reference, area) of the check to come
+        self._due: tuple[float, Frame | None, Box | None] | None = None  # (when, reference, area) of the next check
         self._next_recheck = 0.0
 
     def visit_started(self, boxes: tuple[Box, ...]) -> None:
@@ -92,7 +92,9 @@ class ChangeWatch:
         self._reference, self._area = None, None
 
     def visit_ended(self, t: float) -> None:
-        if self._reference is not None and self._area is not None:
+        """The visit's last motion was at t: check `settle` seconds later (without a picture from before the visit,
+        e.g. just after a restart, only whether the things watched are gone)."""
+        if (self._reference is not None and self._area is not None) or self.tracker.watched:
             self._due = (t + self.options.settle, self._reference, self._area)
         self._reference, self._area = None, None
 
@@ -118,10 +120,11 @@ class ChangeWatch:
         if boxes:
             self._area = merge_boxes([*boxes, *([self._area] if self._area is not None else [])])
 
-    def _check(self, frame: Frame, reference: Frame, area: Box) -> list[ChangeEvent]:
-        before, after = reference.bgr(), frame.bgr()
-        if before.shape != after.shape:
-            return []
+    def _check(self, frame: Frame, reference: Frame | None, area: Box | None) -> list[ChangeEvent]:
+        after = frame.bgr()
+        before = reference.bgr() if reference is not None else None
+        if before is None or area is None or before.shape != after.shape:
+            return [self._taken(frame.t, item, after) for item in self.tracker.gone(after)]
         found, gone = self.tracker.check(before, after, area)
         events: list[ChangeEvent] = [self._taken(frame.t, item, after) for item in gone]
         for change in found:
