@@ -44,7 +44,8 @@ class ChangeAlerts:
             if before is None or after is None or not boxes:
                 log.info("camera %s: the thing left at event %s has no pictures any more", camera, row["id"])
                 continue
-            labels = [str(x.get("label")) for x in row.get("labels") or [] if isinstance(x, dict)]
+            labels = [str(x.get("label")) for x in row.get("labels") or []
+                      if isinstance(x, dict) and x.get("label") not in (None, "something")]
             key = float(row["started_at"])
             watch.tracker.watch(Watched(key, tuple(int(v) for v in boxes[0]), before, after,  # type: ignore[arg-type]
                                         labels[0] if labels else ""))
