@@ -150,3 +150,15 @@ async def test_a_rule_by_chat_applies_to_the_next_visit_and_the_reset_undoes_it(
                                       "again") and claw.store.camera_chat_rules() == []
         camera.visitor()
         await until(told, "the next visit's alert", timeout=30)
+
+
+def test_parcel_alerts_follow_only_the_rules_about_parcels() -> None:
+    from claw.cameras.changes import ChangeAlerts
+
+    cam = CameraSettings(name="front door", url="http://127.0.0.1:9/video", zones={"path": [(0, 0), (1, 0), (1, 1)]})
+    only_people = {"action": "only", "camera": "front door", "labels": ["person"]}
+    no_parcels = {"action": "ignore", "camera": None, "labels": ["package"], "zone": "path"}
+    assert ChangeAlerts.silenced(cam, at(12), ["path"], [only_people]) == ""
+    assert ChangeAlerts.silenced(cam, at(12), ["path"], [no_parcels])
+    assert ChangeAlerts.silenced(cam, at(12), ["lawn"], [no_parcels]) == ""
+    assert ChangeAlerts.silenced(cam, at(12), [], [{"action": "ignore", "camera": "front door", "labels": []}])

@@ -95,4 +95,6 @@ class ChangeAlerts:
             return "alerts are off for this camera"
         if in_quiet_hours(cam.quiet_hours, t):
             return "quiet hours"
-        return chat_rules_say(chat, cam.name, t, zones, ["package"])
+        about = [r for r in chat if "package" in (r.get("labels") or [])
+                 or (r.get("action") == "ignore" and not r.get("labels"))]  # "only people" says nothing on parcels
+        return chat_rules_say(about, cam.name, t, zones, ["package"])
