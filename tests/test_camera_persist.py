@@ -203,3 +203,20 @@ def test_a_change_is_stored_and_alerted_once_per_event_it_follows(tmp_path: Path
     assert store.camera_things_left("front door") == []
     assert len(store.outbox_proactive("web", "console", limit=10)) == 2
     store.close()
+
+
+def test_replayed_scene_visitors_leave_nothing_and_parcels_are_told_left_then_taken() -> None:
+    """The real motion, visit and change steps over the simulated scene: plain visitors in rain leave nothing;
+    every other visitor leaving a parcel (the next taking it) gives left, taken, left, taken."""
+    from devices.vision.persist_replay import replay
+
+    plain = replay(SceneOptions(seed=2, rain=300, visitor_every=40, first_visit=5), 130, fps=2.5, gap=6)
+    assert plain.visits >= 3 and plain.left == [] and plain.taken == []
+    parcels = replay(SceneOptions(seed=3, visitor_every=40, first_visit=5, parcel_every=2), 190, fps=2.5, gap=6)
+    events = sorted([(t, "left") for t in parcels.left] + [(t, "taken") for t in parcels.taken])
+    assert [kind for _, kind in events] == ["left", "taken"] * (len(events) // 2) + ["left"] * (len(events) % 2)
+    assert len(events) >= 2 and len(parcels.left) == len(parcels.parcels)  # each parcel told once
+    for (t_left, _), (down, _) in zip(events[::2], parcels.parcels, strict=True):
+        assert down < t_left < down + 30
+    for (t_taken, _), (_, up) in zip(events[1::2], parcels.parcels, strict=False):
+        assert up < t_taken < up + 30
