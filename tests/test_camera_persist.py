@@ -220,3 +220,17 @@ def test_replayed_scene_visitors_leave_nothing_and_parcels_are_told_left_then_ta
         assert down < t_left < down + 30
     for (t_taken, _), (_, up) in zip(events[1::2], parcels.parcels, strict=False):
         assert up < t_taken < up + 30
+
+
+def test_the_demo_console_parcel_and_take_commands() -> None:
+    from types import SimpleNamespace
+
+    from claw.serve import parcel
+
+    cam = SimCamera(name="front door camera", options=SceneOptions(seed=2))
+    home = SimpleNamespace(cameras={"front door camera": cam})
+    assert parcel(home, take=True).startswith("no parcel lies")  # type: ignore[arg-type]
+    assert "leaves a parcel in front of front door camera" in parcel(home)  # type: ignore[arg-type]
+    assert cam.scene.parcel_at(cam.now() + 10)
+    assert parcel(home, take=True).startswith("a visitor takes the parcel at front door camera")  # type: ignore[arg-type]
+    assert not cam.scene.parcel_at(cam.now() + 20)
