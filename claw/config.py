@@ -154,6 +154,8 @@ class VisionSettings(Section):
     detect_labels: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bicycle", "motorcycle",
                                                              "dog", "cat", "package"])
     min_score: float = Field(0.5, gt=0, le=1)
+    persist: bool = True  # things left that stay (a parcel) and their going, with before/after (cameras.changes)
+    settle: float = Field(5.0, ge=0)  # seconds after a visit's last motion before the place is compared
 
 
 def system_zone() -> str:

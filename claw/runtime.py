@@ -136,7 +136,7 @@ class Claw:
 
             self.cameras = CameraService(settings, cameras, self.store, self.notifier, self.media)
             self.handler.cameras.service = self.cameras  # "show me the front door" (claw.agent.cameras)
-            self.intents.set_cameras([c.name for c in cameras])
+            self.intents.set_cameras([c.name for c in cameras], [z for c in cameras for z in c.zones])
         self.settler = Settler(self.store, self.registry, self.notifier, voice=lambda: self.soul.current().voice)
         # routines: the API (chat, CLI, tools), the runner (steps through the same actuator as chat) and the
         # scheduler worker (APScheduler, jobs rebuilt from the routines table at start)

@@ -116,6 +116,21 @@ async def _demo_lan(settings: Settings, home_file: Path | None
     return home, None, await asyncio.to_thread(home.start), None, []
 
 
+def parcel(home: SimHome, take: bool = False) -> str:
+    """`/parcel` on the demo console: a visitor leaves a parcel on the path; `/take`: one takes it."""
+    if take:
+        taken = [name for name, cam in home.cameras.items() if cam.take() is not None]
+        if not taken:
+            return "no parcel lies in front of any camera: /parcel first."
+        return (f"a visitor takes the parcel at {', '.join(taken)}; \"… is gone\" with before/after comes a little "
+                "after they leave.")
+    for cam in home.cameras.values():
+        cam.parcel()
+    names = ", ".join(home.cameras) or "no camera"
+    return (f"a visitor leaves a parcel in front of {names}; the visit's alert comes at once, \"Something was "
+            "left …\" with before/after once the visit is over (the visit gap after they leave).")
+
+
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
     home, lan, devices, drivers, notes = await _demo_lan(settings, home_file)
     try:
@@ -127,7 +142,8 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
                              "temperature in the hallway?" + (" · turn on the desk strip" if lan else "")])
         for name, cam in home.cameras.items():
             banner += (f"\ncamera {name}: {cam.stream_url} · a visitor now: /visitor on this console, or "
-                       f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat)")
+                       f"curl -X POST http://{cam.address}/control/visitor (the alert shows in the web chat); "
+                       "a parcel left: /parcel, taken: /take (or POST /control/parcel, /control/take)")
         server = ClawServer(settings, claw, port=port, banner=banner)
         if not console:
             await server.serve()
@@ -144,7 +160,9 @@ async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | 
         try:
             await console_loop(claw.channels["console"], claw.agent.submit,  # type: ignore[arg-type]
                                name=claw.soul.current().voice.name, sender=settings.owner,
-                               max_chars=settings.max_input_chars, commands={"/visitor": lambda: visitor(home)})
+                               max_chars=settings.max_input_chars, commands={"/visitor": lambda: visitor(home),
+                                                                    "/parcel": lambda: parcel(home),
+                                                                    "/take": lambda: parcel(home, take=True)})
         finally:
             server.stop()
             await serving

@@ -260,3 +260,12 @@ def applied(db: Database) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     return [m.name for m in migrations.applied(db)]
 
+
+
+@migrations()
+def m020_camera_changes_and_rules(db: Database) -> None:
+    """Persistent change on camera_events (kind appeared/taken, the event it refers to, when a thing left was
+    taken; one change per referred event) and the owner's camera rules said by chat (memory.store_camera_changes)."""
+    from memory.store_camera_changes import create_camera_changes
+
+    create_camera_changes(db)

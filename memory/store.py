@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from memory import migrations
 from memory.store_adapters import AdaptersMixin
 from memory.store_base import locked
+from memory.store_camera_changes import CameraChangesMixin
 from memory.store_cameras import CamerasMixin
 from memory.store_channels import ChannelsMixin
 from memory.store_discovery import DiscoveryMixin
@@ -30,7 +31,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
-            ScenesMixin, DiscoveryMixin, AdaptersMixin):
+            ScenesMixin, DiscoveryMixin, AdaptersMixin, CameraChangesMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 

@@ -74,14 +74,15 @@ class CamerasMixin(StoreBase):
 
     @locked
     def camera_event_last(self, camera: str) -> dict[str, Any] | None:
-        return self._one("camera_events", "SELECT * FROM camera_events WHERE camera = ? ORDER BY started_at DESC,"
+        return self._one("camera_events", "SELECT * FROM camera_events WHERE camera = ? AND kind IS NULL"
+                         " ORDER BY started_at DESC,"
                          " id DESC LIMIT 1", (camera,))
 
     @locked
     def camera_last_alert_end(self, camera: str) -> float | None:
         """When the latest alerted visit of this camera had its last motion (for the cooldown)."""
         row = self._one("camera_events", "SELECT MAX(last_motion_at) AS t FROM camera_events WHERE camera = ?"
-                        " AND alert = 1", (camera,))
+                        " AND alert = 1 AND kind IS NULL", (camera,))
         return float(row["t"]) if row and row["t"] is not None else None
 
     @locked

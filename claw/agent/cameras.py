@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from claw.agent.actuator import TurnContext
+from claw.agent.camera_rules import camera_rule_turn
 from claw.events import TurnResult
 from claw.intents.cameras import event_lines, since_time
 from claw.intents.types import Plan
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_TIMEOUT = 8.0  # seconds a fresh picture may take (open + one frame) before the reply says so
 VERDICT_WINDOW = 86400.0  # "ignore this" applies to the latest alert of the last day
 REFUSED = "Only the owner can see the cameras and what they recorded."
+RULES_REFUSED = "Only the owner can set or see the camera rules."
 
 
 class CameraChat:
@@ -38,11 +40,13 @@ class CameraChat:
 
     async def run(self, ctx: TurnContext, plan: Plan) -> TurnResult:
         if not may(ctx.standing, "cameras"):  # pictures of the home and who came: the owner's
-            return TurnResult(reply=REFUSED, tier="intent")
+            return TurnResult(reply=RULES_REFUSED if plan.intent == "ClawCameraRule" else REFUSED, tier="intent")
         if not self.service:
             return TurnResult(reply="There are no cameras set up.", tier="intent")
         if plan.problem:
             return TurnResult(reply=plan.problem, tier="intent")
+        if plan.intent == "ClawCameraRule":  # rules said by chat (claw.agent.camera_rules)
+            return camera_rule_turn(self.store, self.service, plan, ctx.text)
         slots = plan.slots
         camera = slots.get("camera")
         if camera is not None and camera not in self.service.cameras:

@@ -104,7 +104,7 @@ class TurnHandler:
         plan = self.intents.parse(ctx.text, self.settings.default_area, sender=ctx.sender)
         if plan is not None and self.model is not None and plan.slots.get("unreferred"):
             plan = None  # "turn it off" with no local command to refer to: the model sees the conversation
-        if plan is not None and plan.intent == "ClawCamera":  # snapshots and events (claw.agent.cameras)
+        if plan is not None and plan.intent in ("ClawCamera", "ClawCameraRule"):  # claw.agent.cameras
             return await self.cameras.run(ctx, plan)
         if plan is not None and plan.intent in DISCOVERY_INTENTS and self.discovery is not None:
             return await self.discovery.run(ctx, plan)  # scan, add, ignore (claw.discovery.chat)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claw.cameras.changes import ChangeAlerts
 from claw.cameras.rules import worth_alert
 from claw.cameras.wording import alert_text, detector_text, status_text
 from claw.channels.media import MediaStore
@@ -17,6 +18,7 @@ from claw.channels.notify import Notifier
 from claw.config import CameraSettings, Settings
 from claw.supervisor import Supervisor
 from devices.vision.motion import MotionConfig
+from devices.vision.persist_watch import ChangeOptions, ChangeWatch, ThingLeft, ThingTaken
 from devices.vision.snapshots import SnapshotDir
 from devices.vision.source import FrameSource, open_source
 from devices.vision.visits import VisitGrouper, VisitRules
@@ -59,6 +61,8 @@ class CameraService:
         self._detector: Detector | None = None
         self._detector_lock = threading.Lock()
         self.verdicts = store.camera_rules()  # camera -> label -> the owner's "ignore"/"important"
+        self.chat_rules = store.camera_chat_rules()  # the owner's rules said by chat (claw.agent.camera_rules)
+        self.changes = ChangeAlerts(store, notifier, self.snapshots, self.serve, self._label)
         self.detector_error: str | None = None  # why the configured detector could not load (told once)
         self._detector_told = False
         self.handled: list[WatchEvent] = []  # the last events handled, newest last (status and tests)
@@ -142,10 +146,22 @@ class CameraService:
                               zones={k: tuple(v) for k, v in cam.zones.items()})
         options = WatchOptions(fps=cam.fps, offline_after=vision.offline_after)
         detector = self.detector()
+        changes = None
+        if vision.persist:
+            changes = ChangeWatch(name, ChangeOptions(settle=vision.settle),
+                                  detector=detector.detect if detector else None, zones=motion.zones)
+            self.changes.seed(name, changes)
         return CameraWatcher(name, lambda: self._source(cam), self._from_thread, options=options, motion=motion,
                              grouper=grouper, detector=detector.detect if detector else None, clock=self._clock,
                              judge=lambda t, zones, labels: worth_alert(self.cameras[name], t, zones, labels,
-                                                                        self.verdicts.get(name))[0])
+                                                                        self.verdicts.get(name), self.chat_rules)[0],
+                             changes=changes)
+
+    def rules_changed(self) -> None:
+        """The owner's rules changed (by chat): used from the next visit on (new objects: the watcher threads
+        read them without a lock)."""
+        self.verdicts = self.store.camera_rules()
+        self.chat_rules = self.store.camera_chat_rules()
 
     def _source(self, cam: CameraSettings) -> FrameSource:
         url = cam.detect_url or cam.url
@@ -217,6 +233,9 @@ class CameraService:
                 event_id = self._open.pop(event.camera, None)
                 if event_id is not None:
                     self.store.camera_event_end(event_id, event.last_motion)
+                    self.changes.last_visit[event.camera] = event_id
+            elif isinstance(event, ThingLeft | ThingTaken):
+                self.changes.handle(self.cameras[event.camera], event, self.chat_rules)
             elif isinstance(event, CameraStatus):
                 self.notifier.tell_owner(status_text(self._label(event.camera), event.online,
                                                      self.settings.vision.offline_after))
@@ -228,7 +247,7 @@ class CameraService:
         cam = self.cameras[event.camera]
         snapshot = self.snapshots.save(event.camera, event.t, event.jpeg) if event.jpeg else None
         worth, why = worth_alert(cam, event.t, event.zones, [label for label, _ in event.labels],
-                                 self.verdicts.get(event.camera))
+                                 self.verdicts.get(event.camera), self.chat_rules)
         alert = event.alert and worth
         if event.alert and not worth:
             log.info("camera %s: visit stored without an alert (%s)", event.camera, why)
@@ -262,7 +281,8 @@ class CameraService:
             for key in ("snapshot", "before_path", "after_path"):
                 if row.get(key):
                     files += _unlink(Path(row[key]))
-        open_pictures = [Path(p) for r in self._open_rows() for p in (r.get("snapshot"),) if p]
+        open_pictures = [Path(p) for r in [*self._open_rows(), *self._left_rows()]
+                         for p in (r.get("snapshot"), r.get("before_path"), r.get("after_path")) if p]
         pruned = self.snapshots.prune(max_age, int(vision.max_mb * 1024 * 1024), now=now, keep=open_pictures)
         if pruned.over_cap:
             self.store.camera_events_forget_pictures(str(p) for p in pruned.over_cap)
@@ -270,6 +290,9 @@ class CameraService:
         if old or files:
             log.info("camera retention: %d event(s) and %d picture(s) deleted", len(old), files)
         return len(old), files
+
+    def _left_rows(self) -> list[dict]:
+        return [row for name in self.cameras for row in self.store.camera_things_left(name)]
 
     def _open_rows(self) -> list[dict]:
         return [row for row in (self.store.camera_event_get(i) for i in self._open.values()) if row]

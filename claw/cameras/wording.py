@@ -28,3 +28,23 @@ def status_text(camera: str, online: bool, offline_after: float = 20.0) -> str:
 def detector_text(path: str, error: str) -> str:
     return (f"The object detector at {path} could not be loaded ({error}). The cameras watch for motion only "
             "until it is fixed and the claw restarted.")
+
+
+def _thing(label: str) -> str:
+    return label if label and label != "package" else "parcel"
+
+
+def left_text(camera: str, t: float, label: str = "", zones: Sequence[str] = ()) -> str:
+    """"Something was left at the front door camera (front garden) in the path at 14:05:10." (before/after)."""
+    what = f"A {label}" if label and label != "package" else ("A parcel" if label else "Something")
+    where = f" in the {', '.join(zones)}" if zones else ""
+    return f"{what} was left at the {camera}{where} at {clock_time(t)} and is still there (before / after)."
+
+
+def taken_text(camera: str, t: float, left_at: float | None, label: str = "", zones: Sequence[str] = ()) -> str:
+    """"The parcel at the front door camera (front garden) is gone (14:20:01; it was left at 14:05)."."""
+    where = f" in the {', '.join(zones)}" if zones else ""
+    since = f"; it was left at {time.strftime('%H:%M', time.localtime(left_at))}" if left_at else ""
+    if not label:
+        return f"The thing left at the {camera}{where} is gone ({clock_time(t)}{since}) (before / after)."
+    return f"The {_thing(label)} at the {camera}{where} is gone ({clock_time(t)}{since}) (before / after)."

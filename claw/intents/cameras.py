@@ -71,6 +71,9 @@ def event_lines(events: Sequence[dict[str, Any]], limit: int = 8) -> list[str]:
     for event in list(events)[:limit][::-1]:
         labels = [str(x.get("label")) for x in event.get("labels") or [] if isinstance(x, dict)]
         what = " and ".join(dict.fromkeys(labels)) or "motion"
+        if event.get("kind") in ("appeared", "taken"):  # persistent change (claw.cameras.changes)
+            thing = what if what not in ("something", "package") else ("parcel" if what == "package" else what)
+            what = f"{thing} left" if event["kind"] == "appeared" else f"{thing} taken"
         told = "" if event.get("alert") else ", not told"
         lines.append(f"{time.strftime('%H:%M', time.localtime(float(event['started_at'])))} {what}"
                      f" ({event['camera']}{told})")

@@ -11,6 +11,7 @@ import copy
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -127,6 +128,7 @@ class IntentEngine:
         self._devices: list[Device] = []
         self._slot_lists: dict[str, Any] = {}
         self._cameras: list[TextSlotValue] = []  # the `camera` slot list (set_cameras)
+        self._camera_lists: dict[str, TextSlotList] = {}  # `camera_zone` with the configured zones (set_cameras)
         self.set_devices([])
         self.recognize("set the brightness to 50%")  # warm hassil's caches (~60 ms once, not per turn)
 
@@ -156,19 +158,29 @@ class IntentEngine:
             "area": TextSlotList(name="area", values=[_value(v, r) for r in rooms.values() for v in _variants(r)]),
             "floor": TextSlotList(name="floor", values=[]),
             "camera": TextSlotList(name="camera", values=self._cameras),
+            **self._camera_lists,
         }
         with self._lock:
             self._devices = list(devices)
             self._slot_lists = slot_lists
 
-    def set_cameras(self, names: list[str]) -> None:
-        """The `camera` slot list: each camera's name, and with "camera" after it (claw.intents.cameras)."""
+    def set_cameras(self, names: list[str], zones: Sequence[str] = ()) -> None:
+        """The `camera` slot list: each camera's name, and with "camera" after it (claw.intents.cameras); the
+        cameras' zone names join the place words of `camera_zone` (claw.intents.camera_rules)."""
         from claw.intents.cameras import camera_names
 
         values = [_value(v, name) for name in names for spoken in camera_names(name) for v in _variants(spoken)]
+        lists = {"camera": TextSlotList(name="camera", values=values)}
+        places = self._intents.slot_lists.get("camera_zone")
+        if zones and isinstance(places, TextSlotList):
+            known = {str(v.value_out).lower() for v in places.values}
+            extra = [_value(v, zone) for zone in dict.fromkeys(zones) if zone.lower() not in known
+                     for v in _variants(zone)]
+            lists["camera_zone"] = TextSlotList(name="camera_zone", values=[*places.values, *extra])
         with self._lock:
             self._cameras = values
-            self._slot_lists = {**self._slot_lists, "camera": TextSlotList(name="camera", values=values)}
+            self._camera_lists = {k: v for k, v in lists.items() if k != "camera"}
+            self._slot_lists = {**self._slot_lists, **lists}
 
     def recognize(self, text: str, default_area: str | None = None) -> RecognizeResult | None:
         """The best hassil match for the text, or None."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from claw.intents.camera_rules import camera_rule_plan
 from claw.intents.cameras import camera_plan
 from claw.intents.discovery import discovery_plan
 from claw.intents.learn import LEARN_HANDLERS
@@ -347,6 +348,7 @@ HANDLERS: dict[str, Handler] = {
     "ClawCamera": camera_plan,  # snapshots and camera events (claw.intents.cameras, claw.agent.cameras)
     "ClawDiscover": discovery_plan,  # scan, add, ignore (claw.intents.discovery, claw.discovery.chat)
     **LEARN_HANDLERS,  # learning an unknown device (claw.intents.learn, carried out by claw.learn.chat)
+    "ClawCameraRule": camera_rule_plan,  # camera rules by chat (claw.intents.camera_rules, claw.agent.camera_rules)
 }
 
 

@@ -21,7 +21,8 @@ BOUNDARY = "clawframe"
 
 class SimCamera:
     """Serves `GET /stream.mjpg` (multipart/x-mixed-replace JPEG frames at `fps`), `GET /snapshot.jpg`,
-    `GET /api/info` and `POST /control/visitor` (a visitor walks in now).
+    `GET /api/info`, `POST /control/visitor` (a visitor walks in now), `POST /control/parcel` (a visitor
+    leaves a parcel on the path) and `POST /control/take` (a visitor takes it; 409 when none lies there).
 
     Its clock starts at `start()`; `clock` may be replaced (tests). `stop()` ends the server and every open
     stream (a camera that dies); `start()` again serves on the same port. `freeze = True` keeps connections
@@ -75,6 +76,23 @@ class SimCamera:
         """Send a visitor in now; returns the camera time of the visit."""
         t = self.now()
         self.scene.add_visit(t)
+        with self._lock:
+            self._cached = None
+        return t
+
+    def parcel(self) -> float:
+        """Send a visitor who leaves a parcel; returns the camera time of the visit."""
+        t = self.now()
+        self.scene.add_parcel(t)
+        with self._lock:
+            self._cached = None
+        return t
+
+    def take(self) -> float | None:
+        """Send a visitor who takes the parcel lying there; None (nobody comes) when there is none."""
+        t = self.now()
+        if not self.scene.take_parcel(t):
+            return None
         with self._lock:
             self._cached = None
         return t
@@ -183,8 +201,17 @@ def _handler_for(cam: SimCamera) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(min(length, 4096))
-            if self.path.split("?", 1)[0] == "/control/visitor":
+            path = self.path.split("?", 1)[0]
+            if path == "/control/visitor":
                 self._json(200, {"visitor_at": round(cam.visitor(), 3)})
+            elif path == "/control/parcel":
+                self._json(200, {"visitor_at": round(cam.parcel(), 3), "parcel": True})
+            elif path == "/control/take":
+                taken = cam.take()
+                if taken is None:
+                    self._json(409, {"error": "no parcel lies there to take"})
+                else:
+                    self._json(200, {"visitor_at": round(taken, 3), "taken": True})
             else:
                 self._json(404, {"error": "no such endpoint"})
 

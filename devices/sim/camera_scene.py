@@ -12,6 +12,7 @@ NOISE_BANK = 16  # sensor noise frames, precomputed and cycled (drawing fresh no
 VISIT_WALK = 6.0  # seconds from the edge of the picture to the door, and back
 VISIT_STAY = 3.0  # seconds the visitor waits at the door
 VISIT_LENGTH = 2 * VISIT_WALK + VISIT_STAY
+PARCEL_AT = VISIT_WALK + 1.0  # seconds into a visit when the visitor puts a parcel down (or picks it up)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class SceneOptions:
     rain: int = 0  # rain-like speckle: bright streaks per frame (0: dry)
     visitor_every: float | None = None  # on average one visitor this often (seconds); None: only on demand
     first_visit: float = 20.0  # seconds after the start when the first scheduled visitor comes
+    parcel_every: int = 0  # every n-th scheduled visitor leaves a parcel (the next one takes it); 0: never
 
 
 @dataclass
@@ -43,18 +45,44 @@ class Scene:
         self._noise = [rng.normal(0, o.noise, (o.height, o.width, 1)).astype(np.float32)
                        for _ in range(NOISE_BANK)] if o.noise > 0 else []
         self._visits: list[float] = []
+        self._parcels: list[tuple[float, float]] = []  # (put down, picked up) times; inf: still there
         if o.visitor_every:
-            t = o.first_visit
+            t, n = o.first_visit, 0
             while t < 7 * 86400:  # a week of scheduled visitors; plenty for a demo
                 self._visits.append(t)
+                n += 1
+                if o.parcel_every and n % o.parcel_every == 0:
+                    self._parcels.append((t + PARCEL_AT, math.inf))
+                elif o.parcel_every and self._parcels and self._parcels[-1][1] == math.inf:
+                    self._parcels[-1] = (self._parcels[-1][0], t + PARCEL_AT)  # the next visitor takes it
                 t += o.visitor_every * float(rng.uniform(0.5, 1.5))
         self.door_x = int(o.width * 0.62)
+        w, h = o.width, o.height
+        self.parcel_box = (int(w * 0.49), int(h * 0.73), int(w * 0.55), int(h * 0.83))  # on the path, by the door
 
     # visitors -------------------------------------------------------------------------------------------
     def add_visit(self, t: float) -> None:
         """A visitor walks in at time t (the sim control endpoint, tests)."""
         self._visits.append(t)
         self._visits.sort()
+
+    def add_parcel(self, t: float) -> None:
+        """A visitor walks in at time t and leaves a parcel on the path (it stays until one is taken)."""
+        self.add_visit(t)
+        self._parcels.append((t + PARCEL_AT, math.inf))
+
+    def take_parcel(self, t: float) -> bool:
+        """A visitor walks in at time t and takes the parcel lying there; False (and no visitor) when none is."""
+        for i, (down, up) in enumerate(self._parcels):
+            if up == math.inf and down <= t + PARCEL_AT:
+                self.add_visit(t)
+                self._parcels[i] = (down, t + PARCEL_AT)
+                return True
+        return False
+
+    def parcel_at(self, t: float) -> bool:
+        """Is a parcel lying on the path at time t?"""
+        return any(down <= t < up for down, up in self._parcels)
 
     def visits_between(self, start: float, end: float) -> list[float]:
         """Start times of the visits under way at any moment in [start, end)."""
@@ -83,6 +111,8 @@ class Scene:
         """The BGR frame (uint8) at time t."""
         o = self.options
         frame = self._base.copy()
+        if self.parcel_at(t):
+            _draw_parcel(frame, self.parcel_box)
         x = self.visitor_x(t)
         if x is not None:
             _draw_person(frame, x, t, o.height)
@@ -137,6 +167,15 @@ def _draw_person(frame: np.ndarray, x: float, t: float, height: int) -> None:
     for side in (-1, 1):
         cv2.line(frame, (cx + side * body_w // 4, int(feet - h * 0.4)), (cx + side * (body_w // 4) + side * swing,
                  feet), (40, 40, 40), max(2, body_w // 3))  # legs
+
+
+def _draw_parcel(frame: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """A cardboard box with a strip of tape and a darker side."""
+    x0, y0, x1, y1 = box
+    frame[y0:y1, x0:x1] = (45, 95, 150)  # BGR: cardboard brown
+    frame[y0:y1, x1 - (x1 - x0) // 3:x1] = (30, 70, 115)  # its side in shade
+    mid = (y0 + y1) // 2
+    frame[mid - 2:mid + 2, x0:x1] = (200, 200, 205)  # tape
 
 
 def _rain(frame: np.ndarray, count: int, rng: np.random.Generator) -> None:

@@ -52,6 +52,7 @@ class SimDeviceSpec(BaseModel):
     seed: int = 1
     visitor_every: float | None = Field(None, gt=0)
     rain: int = Field(0, ge=0, le=5000)
+    parcel_every: int = Field(0, ge=0)  # every n-th scheduled visitor leaves a parcel, the next takes it (0: never)
 
 
 class SimHomeSpec(BaseModel):
@@ -123,7 +124,8 @@ class SimHome:
                 from devices.sim.camera import SimCamera
                 from devices.sim.camera_scene import SceneOptions
 
-                options = SceneOptions(seed=item.seed, visitor_every=item.visitor_every, rain=item.rain)
+                options = SceneOptions(seed=item.seed, visitor_every=item.visitor_every, rain=item.rain,
+                                       parcel_every=item.parcel_every)
                 self.cameras[item.name] = SimCamera(self.ip_base, 0, item.name, options=options).start()
                 continue
             if item.type == "sonos":

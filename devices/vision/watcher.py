@@ -14,6 +14,7 @@ import numpy as np
 from devices.errors import CameraUnavailable
 from devices.vision.detector import Detection
 from devices.vision.motion import Box, MotionConfig, MotionDetector
+from devices.vision.persist_watch import ChangeEvent, ChangeWatch
 from devices.vision.snapshots import draw_boxes, encode_jpeg
 from devices.vision.source import Frame, FrameSource
 from devices.vision.visits import VisitChange, VisitEnded, VisitGoing, VisitGrouper, VisitRules, VisitStarted
@@ -57,7 +58,7 @@ class CameraStatus:
     reason: str = ""
 
 
-WatchEvent = VisitBegan | VisitContinues | VisitOver | CameraStatus
+WatchEvent = VisitBegan | VisitContinues | VisitOver | CameraStatus | ChangeEvent  # changes: persist_watch.py
 Sink = Callable[[WatchEvent], None]
 Detect = Callable[[np.ndarray, tuple[Box, ...]], list[Detection]]  # BGR frame, motion boxes -> wanted objects
 Judge = Callable[[float, tuple[str, ...], tuple[str, ...]], bool]  # (t, zones, labels) -> worth an alert?
@@ -82,7 +83,7 @@ class CameraWatcher:
                  options: WatchOptions | None = None, motion: MotionConfig | None = None,
                  rules: VisitRules | None = None, grouper: VisitGrouper | None = None,
                  detector: Detect | None = None, clock: Callable[[], float] = time.time,
-                 judge: Judge | None = None) -> None:
+                 judge: Judge | None = None, changes: ChangeWatch | None = None) -> None:
         self.name = name
         self.options = options or WatchOptions()
         self._source_factory = source
@@ -91,6 +92,7 @@ class CameraWatcher:
         self.grouper = grouper or VisitGrouper(rules)
         self._clock = clock
         self.detector = detector  # None: motion alone starts a visit
+        self.changes = changes  # persistent change (a thing left, then taken); None: not watched
         self.judge = judge  # the owner's rules (zones, labels, quiet hours): a visit they silence starts no cooldown
         self._detect_after = 0.0
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=self.options.queue_size)
@@ -179,6 +181,9 @@ class CameraWatcher:
         if result.recalibrated:
             self.grouper.reset_motion()
         self._changes(self.grouper.feed(frame.t, result), frame)
+        if self.changes is not None:
+            for event in self.changes.frame(frame, result, self.grouper.visit is not None):
+                self._emit(event)
 
     def _changes(self, changes: list[VisitChange], frame: Frame | None) -> None:
         for change in changes:
@@ -191,6 +196,8 @@ class CameraWatcher:
                         self.grouper.cancel()  # motion, but nothing worth a visit (a branch, a shadow)
                         continue
                     boxes, labels = tuple(d.box for d in found), tuple((d.label, round(d.score, 3)) for d in found)
+                if self.changes is not None:
+                    self.changes.visit_started(change.boxes)
                 names = [f"{label} {score:.0%}" for label, score in labels]
                 jpeg = encode_jpeg(draw_boxes(picture, boxes, names)) if picture is not None else b""
                 alert = change.alert
@@ -202,6 +209,8 @@ class CameraWatcher:
             elif isinstance(change, VisitGoing):
                 self._emit(VisitContinues(self.name, change.t))
             elif isinstance(change, VisitEnded):
+                if self.changes is not None:
+                    self.changes.visit_ended(change.last_motion)
                 self._emit(VisitOver(self.name, change.started, change.last_motion))
 
     def _detect(self, picture: np.ndarray | None, change: VisitStarted) -> list[Detection]:
