@@ -56,6 +56,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+unset PYTHONPATH PYTHONHOME  # the venv's own packages, not a checkout's
 [ "$(id -u)" -eq 0 ] || die "run it as root (sudo $0 ...): it creates a system user and writes to $PREFIX"
 for d in "$PREFIX" "$DATA_DIR" "$ETC_DIR" "$UNIT_DIR"; do
   case "$d" in /*) ;; *) die "paths must be absolute: $d" ;; esac
@@ -172,6 +173,7 @@ cat > "$PREFIX/bin/claw" <<WRAP
 # homeclaw admin command: runs claw as $USER_NAME with the service's environment (written by install.sh).
 set -euo pipefail
 [ "\$(id -u)" -eq 0 ] || { echo "run it as root (sudo claw ...): it reads $ENV_FILE" >&2; exit 2; }
+unset PYTHONPATH PYTHONHOME
 export CLAW_DATA_DIR="$DATA_DIR" CLAW_CONFIG="$ETC_DIR/claw.toml"
 while IFS= read -r line || [ -n "\$line" ]; do
   case "\$line" in ''|'#'*) ;; *=*) export "\$line" ;; esac

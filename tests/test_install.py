@@ -115,7 +115,8 @@ def test_install_run_as_the_unit_would_doctor_upgrade_and_uninstall(user: str, b
     args = ["bash", str(INSTALL), "--prefix", str(prefix), "--data-dir", str(data), "--etc-dir", str(etc),
             "--user", user, "--bin-dir", str(bindir), "--python", python, "--no-systemd",
             *(["--system-site-packages"] if reuse else [])]
-    first = subprocess.run(args, capture_output=True, text=True, cwd=base)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("CLAW_")}
+    first = subprocess.run(args, capture_output=True, text=True, cwd=base, env=clean)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"created the system user {user}" in first.stdout and f"installed homeclaw {__version__}" in first.stdout
     assert "claw doctor" in first.stdout  # it ran (WhatsApp is not set up yet: it says what to fix)
@@ -167,7 +168,7 @@ def test_install_run_as_the_unit_would_doctor_upgrade_and_uninstall(user: str, b
                          trust_env=False).status_code == 200  # the token came from the EnvironmentFile
         assert (data / "claw.db").stat().st_uid == account.pw_uid
 
-        doctor = subprocess.run([str(bindir / "claw"), "doctor"], capture_output=True, text=True)
+        doctor = subprocess.run([str(bindir / "claw"), "doctor"], capture_output=True, text=True, env=clean)
         assert doctor.returncode == 0 and "all good" in doctor.stdout, doctor.stdout + doctor.stderr
     finally:
         proc.send_signal(signal.SIGINT)  # KillSignal=SIGINT
@@ -181,7 +182,7 @@ def test_install_run_as_the_unit_would_doctor_upgrade_and_uninstall(user: str, b
     # upgrade in place: the same command again keeps the user, the secrets, the config and the data
     config_before, env_before = config.read_text(), env_file.read_text()
     started = time.monotonic()
-    second = subprocess.run(args, capture_output=True, text=True, cwd=base)
+    second = subprocess.run(args, capture_output=True, text=True, cwd=base, env=clean)
     assert second.returncode == 0, second.stdout + second.stderr
     print(f"install {first.stdout.count('==>')} steps; upgrade took {time.monotonic() - started:.0f} s")
     assert f"upgraded homeclaw {__version__} -> {__version__}" in second.stdout and "created" not in second.stdout
@@ -189,7 +190,7 @@ def test_install_run_as_the_unit_would_doctor_upgrade_and_uninstall(user: str, b
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600 and (data / "claw.db").exists()
 
     # uninstall keeps the data, the config, the secrets and the user
-    gone = subprocess.run([*args, "--uninstall"], capture_output=True, text=True, cwd=base)
+    gone = subprocess.run([*args, "--uninstall"], capture_output=True, text=True, cwd=base, env=clean)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert not (prefix / "venv").exists() and not unit_file.exists() and not (bindir / "claw").exists()
     assert (data / "claw.db").exists() and env_file.read_text() == env_before and pwd.getpwnam(user)
