@@ -249,3 +249,22 @@ def test_strip_secrets_removes_every_secret_and_keeps_the_rest() -> None:
                       "cameras": [{"name": "c", "url": "u"}]}
     with pytest.raises(BackupError, match="safely"):  # a secret in an inline table cannot be cut out by line
         strip_secrets('web = { token = "T" }\n', keys)
+
+
+def test_backup_to_stdout_and_restore_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sudo claw backup - > file` (the admin command runs as the service user; the caller's shell writes)."""
+    import subprocess
+    import sys
+
+    store = Store(tmp_path / "data" / "claw.db")
+    store.fact_add("the boiler was serviced in May", "owner")
+    store.close()
+    env = {"CLAW_DATA_DIR": str(tmp_path / "data"), "CLAW_CONFIG": str(tmp_path / "none.toml"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "claw.cli", "backup", "-"], capture_output=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout[:2] == b"\x1f\x8b" and b"wrote the standard output" in out.stderr  # gzip on stdout only
+    back = subprocess.run([sys.executable, "-m", "claw.cli", "restore", "-"], input=out.stdout, capture_output=True,
+                          env={**env, "CLAW_DATA_DIR": str(tmp_path / "again")}, timeout=60)
+    assert back.returncode == 0, back.stderr
+    assert rows(tmp_path / "again" / "claw.db", "SELECT text FROM facts") == [("the boiler was serviced in May",)]
