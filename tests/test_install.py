@@ -169,7 +169,8 @@ def test_install_run_as_the_unit_would_doctor_upgrade_and_uninstall(user: str, b
         assert (data / "claw.db").stat().st_uid == account.pw_uid
 
         doctor = subprocess.run([str(bindir / "claw"), "doctor"], capture_output=True, text=True, env=clean)
-        assert doctor.returncode == 0 and "all good" in doctor.stdout, doctor.stdout + doctor.stderr
+        assert doctor.returncode == 0 and "0 problem(s)" in doctor.stdout, doctor.stdout + doctor.stderr
+        assert "accepted a signed test request" in doctor.stdout  # it reached the claw the unit started
     finally:
         proc.send_signal(signal.SIGINT)  # KillSignal=SIGINT
         try:
