@@ -61,6 +61,9 @@ class ClawServer:
         took = time.perf_counter() - self._started
         log.info("claw ready in %.2fs on %s:%s", took, host, port)
         print(f"claw ready in {took:.2f}s: {url}", flush=True)  # noqa: T201
+        if self.claw.store.migrated:  # an upgrade (or a first start): say which schema steps ran
+            ran = ", ".join(self.claw.store.migrated)
+            print(f"database {self.settings.db_path}: ran migrations {ran}", flush=True)  # noqa: T201
         if self.banner:
             print(self.banner, flush=True)  # noqa: T201
         self.ready.set()

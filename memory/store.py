@@ -52,7 +52,7 @@ class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMi
         if self.path != ":memory:":
             self.db.enable_wal()
         with self._lock:
-            migrations.apply(self.db)
+            self.migrated = migrations.apply(self.db)  # names run forward by this open (logged; `claw run` prints)
 
     @classmethod
     def memory(cls) -> Store:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -57,8 +58,11 @@ def test_token_and_devices_reach_a_running_demo(tmp_path: Path) -> None:
         result = runner.invoke(app, ["token", "--demo"])
         assert result.exit_code == 0, result.output
         assert result.output.strip() == url
-        plain = runner.invoke(app, ["token"]).output.strip()
-        assert plain.startswith("http://127.0.0.1:8000/#token=") and plain != url  # `claw run`'s, no demo running
+        plain = runner.invoke(app, ["token"])  # no `claw run` running: the running demo's link, which works
+        assert plain.stdout.strip() == url and "claw demo" in plain.stderr
+        base, token = url.split("/#token=")
+        answer = httpx.get(base + "/api/devices", headers={"Authorization": f"Bearer {token}"}, trust_env=False)
+        assert answer.status_code == 200 and "porch light" in answer.text  # the printed link is accepted
 
         result = runner.invoke(app, ["devices", "--demo"])
         assert result.exit_code == 0, result.output

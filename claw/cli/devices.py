@@ -15,13 +15,20 @@ if TYPE_CHECKING:
 
 
 def token_command(demo: Annotated[bool, demo_option()] = False) -> None:
-    """Print the web UI token and the chat URL (the token is generated on first use)."""
+    """Print the web chat URL with its token: of the running claw (`claw run`, else a running `claw demo`),
+    else from the config (the token is generated on first use)."""
     from claw.running import running, url_host
 
     settings = settings_or_exit()
     if demo:
         settings = demo_settings(settings)
-    host, port = running(settings) or (settings.web.host, settings.web.port)
+    where = running(settings)
+    if where is None and not demo:  # `claw run` is not running: the link of a running `claw demo` works
+        demo_where = running(demo_settings(settings))
+        if demo_where is not None:
+            settings, where = demo_settings(settings), demo_where
+            typer.echo("note: no `claw run` is running; this is the running `claw demo`'s link", err=True)
+    host, port = where or (settings.web.host, settings.web.port)
     typer.echo(f"http://{url_host(host)}:{port}/#token={settings.web_token()}")
 
 
