@@ -13,6 +13,7 @@ from claw.config import CameraSettings, Settings
 from claw.running import announce, withdraw
 from claw.runtime import Claw
 from claw.web.app import create_app
+from claw.web.auth import bind_warning
 from devices.sim.home import SimHome
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ class ClawServer:
         took = time.perf_counter() - self._started
         log.info("claw ready in %.2fs on %s:%s", took, host, port)
         print(f"claw ready in {took:.2f}s: {url}", flush=True)  # noqa: T201
+        warning = bind_warning(str(host))
+        if warning:
+            log.warning("%s", warning)
+            print(warning, flush=True)  # noqa: T201
         if self.banner:
             print(self.banner, flush=True)  # noqa: T201
         self.ready.set()

@@ -243,3 +243,11 @@ def applied(db: Database) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     return [m.name for m in migrations.applied(db)]
 
+
+
+@migrations()
+def m022_turn_meta(db: Database) -> None:
+    """Which tier answered each inbox row and the tools it called, for the dashboard's chat (memory.store_dashboard)."""
+    from memory.store_dashboard import create_turn_meta
+
+    create_turn_meta(db)

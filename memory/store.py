@@ -13,6 +13,7 @@ from memory import migrations
 from memory.store_base import locked
 from memory.store_cameras import CamerasMixin
 from memory.store_channels import ChannelsMixin
+from memory.store_dashboard import DashboardMixin
 from memory.store_knowledge import FACT_SOURCES, KnowledgeMixin
 from memory.store_ledger import LedgerMixin
 from memory.store_messages import MessagesMixin
@@ -28,7 +29,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
-            ScenesMixin):
+            ScenesMixin, DashboardMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 
