@@ -41,7 +41,7 @@ def render(request: Request, template: str, page: str, **context: Any) -> Respon
         return RedirectResponse("/", status_code=303)
     sessions: Sessions = request.app.state.sessions
     html = ENV.get_template(template).render(nav=NAV, page=page, csrf=sessions.csrf(cookie), **context)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
 
 
 def mount_dashboard(app: FastAPI) -> None:

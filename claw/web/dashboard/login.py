@@ -21,7 +21,7 @@ async def root(request: Request) -> Response:
     if signed_in(request):
         return RedirectResponse("/home", status_code=303)
     return HTMLResponse(ENV.get_template("login.html").render(),
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
 
 
 @router.post("/auth/login")
