@@ -13,13 +13,15 @@ from claw.runtime import Claw
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.1  # how often device states are read while at least one page listens
+POLL_SECONDS = 0.1  # how often each device's state is read while at least one page listens
+CAMERA_SECONDS = 0.5  # how often the newest camera event is looked up meanwhile
 KEEPALIVE_SECONDS = 15.0
 
 
 class Live:
-    """Device states and the newest camera event, read in one loop while listeners exist; each listener gets
-    every change as an SSE message. Nothing runs while no page is open."""
+    """Device states and the newest camera event, read while listeners exist (each device in its own loop, so a
+    slow one never delays the others); each listener gets every change as an SSE message. Nothing runs while no
+    page is open."""
 
     def __init__(self, claw: Claw, poll: float = POLL_SECONDS) -> None:
         self.claw = claw
@@ -27,35 +29,51 @@ class Live:
         self.states: dict[str, dict[str, Any]] = {}
         self.last_event = 0
         self._listeners: set[asyncio.Queue[str]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
 
     def kick(self) -> None:
-        """Read again now (a dashboard control just acted)."""
+        """Read every device again now (a dashboard control just acted)."""
         self._kick.set()
 
-    async def _loop(self) -> None:
+    def _start(self) -> None:
+        """A reading loop per device (and one for camera events) that is not running yet."""
+        loops = {d.id: (lambda i=d.id: self._device_loop(i)) for d in self.claw.registry.all()}
+        loops["camera events"] = self._camera_loop
+        for name, loop in loops.items():
+            task = self._tasks.get(name)
+            if task is None or task.done():
+                self._tasks[name] = asyncio.create_task(loop(), name=f"dashboard live: {name}")
+
+    async def _device_loop(self, device_id: str) -> None:
         while self._listeners:
             try:
-                await self.read_once()
+                state = (await self.claw.registry.states([device_id]))[device_id]
             except Exception:  # noqa: BLE001 - a bad read must not stop live updates
-                log.exception("reading device states for the dashboard failed")
-            self._kick.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.poll)
-
-    async def read_once(self) -> None:
-        devices = self.claw.registry.all()
-        states = await self.claw.registry.states([d.id for d in devices])
-        for device_id, state in states.items():
+                log.exception("reading %s for the dashboard failed", device_id)
+                state = {"available": False, "error": "could not be read"}
             if self.states.get(device_id) != state:
                 self.states[device_id] = state
                 self._send("device", {"id": device_id, "state": state})
-        events = self.claw.store.camera_events(limit=1)
-        newest = int(events[0]["id"]) if events else 0
-        if newest > self.last_event:
-            self.last_event = newest
-            self._send("camera", {"id": newest, "camera": events[0]["camera"]})
+            await self._pause(self.poll)
+
+    async def _camera_loop(self) -> None:
+        while self._listeners:
+            events = self.claw.store.camera_events(limit=1)
+            newest = int(events[0]["id"]) if events else 0
+            if newest > self.last_event:
+                self.last_event = newest
+                self._send("camera", {"id": newest, "camera": events[0]["camera"]})
+            await self._pause(CAMERA_SECONDS)
+
+    async def _pause(self, seconds: float) -> None:
+        kick = self._kick
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(kick.wait(), seconds)
+        if kick.is_set():  # every loop woke; the next kick needs a fresh event
+            await asyncio.sleep(0)
+            if self._kick is kick:
+                self._kick = asyncio.Event()
 
     def _send(self, kind: str, data: dict[str, Any]) -> None:
         message = f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
@@ -70,8 +88,7 @@ class Live:
         try:
             for device_id, state in self.states.items():
                 yield f"event: device\ndata: {json.dumps({'id': device_id, 'state': state}, default=str)}\n\n"
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._loop())
+            self._start()
             yield ": connected\n\n"
             while True:
                 try:

@@ -38,7 +38,8 @@ def doctor_checks(claw: Claw) -> list[dict[str, Any]]:
 async def status(request: Request) -> Response:
     claw: Claw = request.app.state.claw
     devices = claw.registry.all()
-    states = await claw.registry.states([d.id for d in devices])
+    states = {d.id: known for d in devices if (known := claw.registry.known(d.id)) is not None}
+    states |= await claw.registry.states([d.id for d in devices if d.id not in states])  # only the unknown ones
     online = [d for d in devices if states.get(d.id, {}).get("available", True)]
     llm = claw.settings.llm
     snap_files, snap_bytes = disk_used(claw.settings.snapshot_dir)
