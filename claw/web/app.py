@@ -24,8 +24,8 @@ from claw.events import InboundMessage, clean_text
 from claw.runtime import Claw
 from claw.turn_json import turn_json
 from claw.web.auth import Sessions
-from claw.web.dashboard import mount_dashboard
 from claw.web.dashboard.live import Live
+from claw.web.dashboard.mount import mount_dashboard
 
 log = logging.getLogger(__name__)
 

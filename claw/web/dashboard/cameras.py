@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, Response
 from claw.cameras.rules import worth_alert
 from claw.runtime import Claw
 from claw.web.auth import check_session
-from claw.web.dashboard import render
+from claw.web.dashboard.pages import render
 from devices.errors import DeviceError
 
 router = APIRouter()

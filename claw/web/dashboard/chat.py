@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from claw.events import InboundMessage
 from claw.runtime import Claw
 from claw.web.auth import check_write
-from claw.web.dashboard import render
+from claw.web.dashboard.pages import render
 
 router = APIRouter()
 

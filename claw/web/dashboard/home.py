@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from claw.runtime import Claw
 from claw.web.auth import check_session, check_write
-from claw.web.dashboard import controls, render
+from claw.web.dashboard import controls
+from claw.web.dashboard.pages import render
 from devices.commands import COMMANDS
 from devices.errors import DeviceError
 

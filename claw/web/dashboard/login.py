@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from claw.web.auth import COOKIE, Sessions, check_write, same_origin
-from claw.web.dashboard import ENV, signed_in
+from claw.web.dashboard.pages import ENV, signed_in
 
 log = logging.getLogger(__name__)
 router = APIRouter()

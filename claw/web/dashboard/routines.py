@@ -11,7 +11,7 @@ from claw.errors import ClawError
 from claw.routines.triggers import describe_trigger
 from claw.runtime import Claw
 from claw.web.auth import check_write
-from claw.web.dashboard import render
+from claw.web.dashboard.pages import render
 
 router = APIRouter()
 

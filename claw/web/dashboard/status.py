@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from claw.runtime import Claw
-from claw.web.dashboard import render
+from claw.web.dashboard.pages import render
 
 router = APIRouter()
 
