@@ -49,6 +49,14 @@ class DashboardMixin(StoreBase):
         return rows
 
     @locked
+    def proactive_recent(self, limit: int = 50, channel: str | None = None) -> list[dict[str, Any]]:
+        """What the claw said on its own (camera alerts, routine and settler notices) on any channel, oldest first."""
+        sql, params = "SELECT * FROM outbox WHERE proactive = 1", []
+        if channel:
+            sql, params = sql + " AND channel = ?", [channel]
+        return self._all("outbox", sql + " ORDER BY id DESC LIMIT ?", [*params, limit])[::-1]
+
+    @locked
     def audit_page(self, limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
         """Audit rows newest first, `limit` of them older than `before_id`; each with the message that asked."""
         sql = ("SELECT a.*, i.text AS asked, i.channel AS asked_channel FROM audit a"

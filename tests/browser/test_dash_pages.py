@@ -91,6 +91,11 @@ def test_a_camera_event_appears_with_its_picture(browser: Any, demo: Demo, colle
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
     event.locator("summary").click()
     assert "alerted" in event.inner_text() or "suppressed" in event.inner_text()
+    assert new[0]["alert"] == 1  # the module's first visit: no cooldown yet
+    page.goto(f"{demo.url}/chat")  # the alert went to the web chat too, with its picture
+    notice = page.locator(".msg.notice", has_text="front door").last
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=notice.locator("img").first.element_handle())
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     page.goto(f"{demo.url}/cameras?day={yesterday}&to={yesterday}")
     assert page.locator(".event").count() == 0 and "No event in this range" in page.content()
