@@ -168,3 +168,14 @@ def test_only_loopback_binds_without_a_warning() -> None:
     for host in ("0.0.0.0", "::", "192.168.1.10"):
         warning = bind_warning(host)
         assert warning is not None and host in warning and "WARNING" in warning
+
+
+async def test_pages_cannot_be_framed_and_sign_out_needs_csrf(client: httpx.AsyncClient, claw: Claw) -> None:
+    csrf = await sign_in(client, claw)
+    r = await client.get("/home")
+    assert r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert (await client.post("/auth/logout", data={"csrf": "nope"}, headers={"Origin": BASE})).status_code == 403
+    assert (await client.get("/home")).status_code == 200  # still signed in
+    r = await client.post("/auth/logout", data={"csrf": csrf}, headers={"Origin": BASE})
+    assert r.status_code == 303 and COOKIE not in client.cookies
+    assert (await client.get("/home")).status_code == 303

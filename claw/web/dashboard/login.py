@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from claw.web.auth import COOKIE, Sessions, check_write, same_origin
-from claw.web.dashboard.pages import ENV, signed_in
+from claw.web.dashboard.pages import ENV, HEADERS, signed_in
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -20,8 +20,7 @@ async def root(request: Request) -> Response:
     never sent in a URL to the server) to /auth/login and then drops it from the address bar."""
     if signed_in(request):
         return RedirectResponse("/home", status_code=303)
-    return HTMLResponse(ENV.get_template("login.html").render(),
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
+    return HTMLResponse(ENV.get_template("login.html").render(), headers=HEADERS)
 
 
 @router.post("/auth/login")

@@ -27,6 +27,13 @@ ENV.filters["when"] = _when
 ENV.filters["tojson_compact"] = lambda v: json.dumps(v, sort_keys=True, default=str)
 
 
+# every dashboard page: never cached, never framed (no clickjacking of the controls), only its own scripts
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
+           "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                      "base-uri 'none'; form-action 'self'; object-src 'none'"}
+
+
 def signed_in(request: Request) -> str | None:
     """The session cookie when the browser is signed in, else None."""
     sessions: Sessions = request.app.state.sessions
@@ -41,4 +48,4 @@ def render(request: Request, template: str, page: str, **context: Any) -> Respon
         return RedirectResponse("/", status_code=303)
     sessions: Sessions = request.app.state.sessions
     html = ENV.get_template(template).render(nav=NAV, page=page, csrf=sessions.csrf(cookie), **context)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
+    return HTMLResponse(html, headers=HEADERS)
