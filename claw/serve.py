@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -19,6 +21,18 @@ from devices.sim.home import SimHome
 log = logging.getLogger(__name__)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling `on_shutdown` first when it shuts down (before it waits for open responses)."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
+
+
 class ClawServer:
     """uvicorn serving the claw's app; `ready` is set once it listens, `stop()` shuts it down cleanly."""
 
@@ -30,10 +44,11 @@ class ClawServer:
         self.ready = asyncio.Event()
         # The claw is started and stopped here, not in the app's lifespan, so that a startup error (a broken
         # devices file) reaches the CLI as a one-line ClawError instead of a uvicorn traceback.
-        config = uvicorn.Config(create_app(claw, manage_lifecycle=False), host=host or settings.web.host,
+        app = create_app(claw, manage_lifecycle=False)
+        config = uvicorn.Config(app, host=host or settings.web.host,
                                 port=settings.web.port if port is None else port, log_level="warning",
-                                lifespan="on", access_log=False)
-        self.server = uvicorn.Server(config)
+                                lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+        self.server = _Server(config, on_shutdown=app.state.live.close)  # open dashboards' SSE streams end
         self._started = time.perf_counter()
 
     async def serve(self) -> None:

@@ -3,6 +3,7 @@ warning, and controls that go through the actuator's policy and audit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -179,3 +180,15 @@ async def test_pages_cannot_be_framed_and_sign_out_needs_csrf(client: httpx.Asyn
     r = await client.post("/auth/logout", data={"csrf": csrf}, headers={"Origin": BASE})
     assert r.status_code == 303 and COOKIE not in client.cookies
     assert (await client.get("/home")).status_code == 303
+
+
+async def test_open_live_streams_end_when_the_server_shuts_down(claw: Claw) -> None:
+    """uvicorn waits for open responses at shutdown: an open dashboard's SSE stream must end, not hang it."""
+    app = create_app(claw, manage_lifecycle=False)
+    live = app.state.live
+    stream = live.stream()
+    first = await asyncio.wait_for(anext(stream), 5)
+    assert first.startswith("event: device") or first == ": connected\n\n"
+    live.close()
+    rest = [m async for m in stream]  # ends (a hang here fails on the test timeout)
+    assert all(m.startswith(("event: ", ": ")) for m in rest)

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.1  # how often each device's state is read while at least one page listens
 CAMERA_SECONDS = 0.5  # how often the newest camera event is looked up meanwhile
 KEEPALIVE_SECONDS = 15.0
+END = ""  # put in a listener's queue: its stream ends
 
 
 class Live:
@@ -31,6 +32,13 @@ class Live:
         self._listeners: set[asyncio.Queue[str]] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
+        self.closed = False
+
+    def close(self) -> None:
+        """End every open stream (the server is shutting down: it waits for open responses to finish)."""
+        self.closed = True
+        for queue in self._listeners:
+            queue.put_nowait(END)
 
     def kick(self) -> None:
         """Read every device again now (a dashboard control just acted)."""
@@ -90,10 +98,13 @@ class Live:
                 yield f"event: device\ndata: {json.dumps({'id': device_id, 'state': state}, default=str)}\n\n"
             self._start()
             yield ": connected\n\n"
-            while True:
+            while not self.closed:
                 try:
-                    yield await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    message = ": keepalive\n\n"
+                if message == END:
+                    return
+                yield message
         finally:
             self._listeners.discard(queue)
