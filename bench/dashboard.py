@@ -11,9 +11,11 @@ Issue targets: a page <= 200 KB without images; first render <= 300 ms; device c
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +26,9 @@ from urllib.parse import urljoin
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.browser.demo import Demo, start_demo  # noqa: E402
+import httpx  # noqa: E402
+
+from tests.browser.demo import start_demo  # noqa: E402
 
 PAGES = ["home", "chat", "cameras", "routines", "memory", "soul", "activity", "status"]
 WEIGHED = {"document", "stylesheet", "script"}
@@ -46,17 +50,16 @@ def weigh(page: Any, url: str) -> int:
 def first_render(page: Any, url: str) -> float:
     """Milliseconds from navigation start to the first contentful paint."""
     page.goto(url, wait_until="load")
-    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
-    return float(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+    page.wait_for_function("() => performance.getEntriesByName('first-contentful-paint').length > 0")
+    return float(page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0].startTime"))
 
 
-def change_latency(page: Any, demo: Demo, changes: int) -> list[float]:
-    """Milliseconds from a change at the simulated light to the Home page showing it."""
-    light = demo.home.sim("kitchen light")
-    device = next(d.id for d in demo.home.devices if d.name == "kitchen light")
-    page.goto(f"{demo.url}/home", wait_until="load")
+def change_latency(page: Any, url: str, device: str, light: str, changes: int) -> list[float]:
+    """Milliseconds from a change at the simulated light (through its own HTTP API, as another app or the wall
+    switch would) to the Home page showing it."""
+    page.goto(f"{url}/home", wait_until="load")
     selector = f'[data-state-of="{device}"]'
-    page.wait_for_function(f"document.querySelector('{selector}').textContent !== '…'")
+    page.wait_for_function("sel => document.querySelector(sel).textContent !== '…'", arg=selector)
     page.evaluate("""sel => {
         window.__seen = [];
         const el = document.querySelector(sel);
@@ -64,42 +67,66 @@ def change_latency(page: Any, demo: Demo, changes: int) -> list[float]:
             .observe(el, {childList: true, characterData: true, subtree: true});
     }""", selector)
     out = []
-    for i in range(changes):
-        on = i % 2 == 0
-        time.sleep(0.3)  # not in step with the claw's reads: changes land anywhere within a read period
-        mark = page.evaluate("window.__seen.length")
-        t0 = time.time() * 1000
-        light.change({"on": on})
-        want = "on" if on else "off"
-        page.wait_for_function(f"window.__seen.slice({mark}).some(s => s[1].startsWith('{want}'))")
-        seen = page.evaluate(f"window.__seen.slice({mark}).find(s => s[1].startsWith('{want}'))[0]")
-        out.append(float(seen) - t0)
+    with httpx.Client(timeout=5) as client:
+        for i in range(changes):
+            on = i % 2 == 0
+            time.sleep(0.3)  # not in step with the claw's reads: changes land anywhere within a read period
+            mark = page.evaluate("() => window.__seen.length")
+            want = "on" if on else "off"
+            t0 = time.time() * 1000
+            client.post(f"http://{light}/api/state", json={"on": on}).raise_for_status()
+            found = "([mark, want]) => window.__seen.slice(mark).find(s => s[1].startsWith(want))"
+            page.wait_for_function(found, arg=[mark, want])
+            seen = page.evaluate(f"a => ({found})(a)[0]", [mark, want])
+            out.append(float(seen) - t0)
     return out
+
+
+def serve() -> None:
+    """The child process: the demo's home and a claw serving it; one JSON line out, then until stdin closes."""
+    gen = start_demo(Path(tempfile.mkdtemp(prefix="claw-bench-")) / "data")
+    demo = next(gen)
+    device = next(d.id for d in demo.home.devices if d.name == "kitchen light")
+    light = demo.home.http["kitchen light"].address
+    print(json.dumps({"url": demo.url, "token": demo.token, "device": device, "light": light}), flush=True)
+    sys.stdin.read()
+    for _ in gen:
+        pass
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    if args.serve:
+        serve()
+        return
     chromium = shutil.which("chromium")
     if chromium is None:
         sys.exit("needs Debian's chromium: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
-    gen = start_demo(Path(tempfile.mkdtemp(prefix="claw-bench-")) / "data")
-    demo = next(gen)
+    # the claw runs in its own process, as `claw demo` does (not sharing this one with the browser's driver)
+    child = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, cwd=REPO)
+    assert child.stdout is not None and child.stdin is not None
+    line = child.stdout.readline()
+    while line and not line.startswith("{"):  # after the server's own "claw ready" line
+        line = child.stdout.readline()
+    demo = json.loads(line)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             page = context.new_page()
-            page.goto(f"{demo.url}/#token={demo.token}")
-            page.wait_for_url(f"{demo.url}/home")
+            page.goto(f"{demo['url']}/#token={demo['token']}")
+            page.wait_for_url(f"{demo['url']}/home")
             print(f"{'page':<10} {'KB (no images)':>15} {'first render ms (median)':>26}")
             worst_kb, worst_ms = 0.0, 0.0
             for name in PAGES:
-                url = f"{demo.url}/{name}"
+                url = f"{demo['url']}/{name}"
                 kb = weigh(page, url) / 1024
                 renders = [first_render(page, url) for _ in range(args.loads)]
                 ms = statistics.median(renders)
@@ -107,13 +134,13 @@ def main() -> None:
                 print(f"{name:<10} {kb:>15.1f} {ms:>26.0f}")
             print(f"heaviest page {worst_kb:.1f} KB (target <= 200); slowest first render {worst_ms:.0f} ms "
                   "(target <= 300)")
-            lat = change_latency(page, demo, args.changes)
+            lat = change_latency(page, demo["url"], demo["device"], demo["light"], args.changes)
             print(f"device change -> open page: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
                   f"max {max(lat):.0f} ms over {len(lat)} changes (target <= 200)")
             browser.close()
     finally:
-        for _ in gen:
-            pass
+        child.stdin.close()
+        child.wait(60)
 
 
 if __name__ == "__main__":

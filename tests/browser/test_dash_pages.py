@@ -69,6 +69,9 @@ def test_a_routine_shows_its_next_runs_and_runs_now(browser: Any, demo: Demo, co
     page.reload()
     run = page.locator(f'.routine[data-routine="{routine_id}"] li.run').first
     assert run.get_attribute("data-status") == "done"
+    page.goto(f"{demo.url}/activity")  # the routine's action, attributed to it
+    assert "routine “hall on”" in page.locator("tr.audit", has_text="hallway light").first.inner_text()
+    page.goto(f"{demo.url}/routines")
     section.get_by_role("button", name="Pause").click()
     page.locator("#message", has_text="Paused").wait_for()
     assert "(paused)" in page.locator(f'.routine[data-routine="{routine_id}"] h2').inner_text().lower()
