@@ -57,6 +57,13 @@ class DashboardMixin(StoreBase):
         return self._all("outbox", sql + " ORDER BY id DESC LIMIT ?", [*params, limit])[::-1]
 
     @locked
+    def chat_marker(self) -> str:
+        """Changes whenever a message comes in, a turn is recorded or the claw says something on its own."""
+        row = self._one("inbox", "SELECT (SELECT MAX(id) FROM inbox) AS i, (SELECT MAX(id) FROM turns) AS t,"
+                        " (SELECT MAX(id) FROM outbox WHERE proactive = 1) AS o")
+        return "" if row is None else f"{row['i'] or 0}.{row['t'] or 0}.{row['o'] or 0}"
+
+    @locked
     def audit_page(self, limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
         """Audit rows newest first, `limit` of them older than `before_id`; each with the message that asked."""
         sql = ("SELECT a.*, i.text AS asked, i.channel AS asked_channel FROM audit a"

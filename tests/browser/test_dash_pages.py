@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from claw.events import InboundMessage
 from tests.browser.conftest import PHONE, Collector, Demo, sign_in
 
 
@@ -28,6 +29,11 @@ def test_chat_reply_shows_its_tier_and_device_action(browser: Any, demo: Demo, c
     reply.locator("summary").click()
     assert "ledger row" in reply.inner_text()
     assert page.locator(".msg.me").last.inner_text().startswith("turn on the bedroom light")
+    # a message on another channel shows up in the open page by itself
+    demo.call(demo.claw.agent.ask(InboundMessage("console", demo.claw.settings.owner, "turn off the bedroom light",
+                                                 standing="owner")))
+    page.locator(".msg.me", has_text="turn off the bedroom light").wait_for(timeout=10000)
+    assert "console" in page.locator(".msg.me").last.inner_text()
     page.context.close()
 
 

@@ -40,7 +40,7 @@ async def chat(request: Request, channel: str = "") -> Response:
     rows = timeline(claw, channel or None)
     names = {d.id: d.name for d in claw.registry.all()}
     return render(request, "chat.html", "chat", title="Chat", rows=rows, names=names, channel=channel,
-                  channels=sorted(claw.channels))
+                  channels=sorted(claw.channels), chat_marker=claw.store.chat_marker())
 
 
 @router.post("/chat", dependencies=[Depends(check_write)])

@@ -14,7 +14,7 @@ from claw.runtime import Claw
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often each device's state is read while at least one page listens
-CAMERA_SECONDS = 0.5  # how often the newest camera event is looked up meanwhile
+STORE_SECONDS = 0.5  # how often the newest camera event and chat message are looked up meanwhile
 KEEPALIVE_SECONDS = 15.0
 END = ""  # put in a listener's queue: its stream ends
 
@@ -29,6 +29,7 @@ class Live:
         self.poll = poll
         self.states: dict[str, dict[str, Any]] = {}
         self.last_event = 0
+        self.chat_marker = ""
         self._listeners: set[asyncio.Queue[str]] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
@@ -47,7 +48,7 @@ class Live:
     def _start(self) -> None:
         """A reading loop per device (and one for camera events) that is not running yet."""
         loops = {d.id: (lambda i=d.id: self._device_loop(i)) for d in self.claw.registry.all()}
-        loops["camera events"] = self._camera_loop
+        loops["store"] = self._store_loop
         for name, loop in loops.items():
             task = self._tasks.get(name)
             if task is None or task.done():
@@ -65,14 +66,19 @@ class Live:
                 self._send("device", {"id": device_id, "state": state})
             await self._pause(self.poll)
 
-    async def _camera_loop(self) -> None:
+    async def _store_loop(self) -> None:
+        """New camera events ("camera") and new chat messages or replies ("chat"), from the store."""
         while self._listeners:
+            marker = self.claw.store.chat_marker()
+            if marker != self.chat_marker:
+                self.chat_marker = marker
+                self._send("chat", {"marker": marker})
             events = self.claw.store.camera_events(limit=1)
             newest = int(events[0]["id"]) if events else 0
             if newest > self.last_event:
                 self.last_event = newest
                 self._send("camera", {"id": newest, "camera": events[0]["camera"]})
-            await self._pause(CAMERA_SECONDS)
+            await self._pause(STORE_SECONDS)
 
     async def _pause(self, seconds: float) -> None:
         kick = self._kick
@@ -96,6 +102,8 @@ class Live:
         try:
             for device_id, state in self.states.items():
                 yield f"event: device\ndata: {json.dumps({'id': device_id, 'state': state}, default=str)}\n\n"
+            if self.chat_marker:
+                yield f"event: chat\ndata: {json.dumps({'marker': self.chat_marker})}\n\n"
             self._start()
             yield ": connected\n\n"
             while not self.closed:

@@ -68,13 +68,19 @@
     });
   }
   const page = document.body.dataset.page;
-  if (page === "home" || page === "cameras") {
+  if (page === "home" || page === "cameras" || page === "chat") {
     const es = new EventSource("/events");
     const newest = parseInt(document.body.dataset.newestEvent || "0", 10);
     es.addEventListener("device", function (e) { const d = JSON.parse(e.data); show(d.id, d.state); });
     es.addEventListener("camera", function (e) {
       const d = JSON.parse(e.data);
       if (page === "cameras" && d.id > newest && !location.search.includes("day=")) location.reload();
+    });
+    es.addEventListener("chat", function (e) {  // a new message or reply: shown unless something is being typed
+      const box = document.querySelector(".chatform input[name=text]");
+      if (page === "chat" && JSON.parse(e.data).marker !== document.body.dataset.chatMarker && box && !box.value) {
+        location.reload();
+      }
     });
     window.addEventListener("pagehide", function () { es.close(); });
   }
