@@ -57,6 +57,17 @@ class DashboardMixin(StoreBase):
         return self._all("outbox", sql + " ORDER BY id DESC LIMIT ?", [*params, limit])[::-1]
 
     @locked
+    def channel_summary(self) -> dict[str, dict[str, Any]]:
+        """Per channel: messages in, when the last came, and outgoing messages by status (sent, failed, …)."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.db.query("SELECT channel, COUNT(*) AS n, MAX(created_at) AS last FROM inbox GROUP BY channel"):
+            out.setdefault(row["channel"], {"in_": 0, "last_in": None, "out": {}}).update(in_=row["n"],
+                                                                                        last_in=row["last"])
+        for row in self.db.query("SELECT channel, status, COUNT(*) AS n FROM outbox GROUP BY channel, status"):
+            out.setdefault(row["channel"], {"in_": 0, "last_in": None, "out": {}})["out"][row["status"]] = row["n"]
+        return out
+
+    @locked
     def chat_marker(self) -> str:
         """Changes whenever a message comes in, a turn is recorded or the claw says something on its own."""
         row = self._one("inbox", "SELECT (SELECT MAX(id) FROM inbox) AS i, (SELECT MAX(id) FROM turns) AS t,"

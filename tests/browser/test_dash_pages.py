@@ -128,4 +128,6 @@ def test_memory_forget_and_status(browser: Any, demo: Demo, collector: Collector
     devices = len(demo.claw.registry.all())
     assert f"{devices} of {devices} online" in page.locator("#online").inner_text()
     assert "camera snapshots" in page.locator("#snapshots").inner_text()
+    web = page.locator("li.channel", has_text="web:").inner_text()  # the chat test's turns went out on web
+    assert " in (last " in web and (" sent" in web or " pending" in web)
     page.context.close()

@@ -46,7 +46,9 @@ async def status(request: Request) -> Response:
     media_files, media_bytes = disk_used(claw.media.root) if claw.media is not None else (0, 0)
     workers = [(name, claw.supervisor.worker(name).crashes) for name in sorted(claw.supervisor.running())]
     cameras = sorted(claw.cameras.cameras) if claw.cameras is not None else []
-    return render(request, "status.html", "status", title="Status", channels=sorted(claw.channels),
+    summary = claw.store.channel_summary()
+    channels = [(name, summary.get(name, {"in_": 0, "last_in": None, "out": {}})) for name in sorted(claw.channels)]
+    return render(request, "status.html", "status", title="Status", channels=channels,
                   llm={"enabled": llm.enabled, "model": llm.model, "base_url": llm.base_url},
                   devices=devices, states=states, online=len(online), checks=doctor_checks(claw),
                   snapshots=(snap_files, snap_bytes), media=(media_files, media_bytes), workers=workers,
