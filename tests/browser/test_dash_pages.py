@@ -124,10 +124,12 @@ def test_memory_forget_and_status(browser: Any, demo: Demo, collector: Collector
     page.wait_for_url(f"{demo.url}/memory")
     assert page.locator(f'tr.fact[data-fact="{fact}"]').count() == 0
     assert all("blue pot" not in f["text"] for f in demo.claw.store.fact_list(100))
+    demo.call(demo.claw.agent.ask(InboundMessage("web", demo.claw.settings.owner, "what's the temperature in the "
+                                                 "hallway", standing="owner")))
     page.goto(f"{demo.url}/status")
     devices = len(demo.claw.registry.all())
     assert f"{devices} of {devices} online" in page.locator("#online").inner_text()
     assert "camera snapshots" in page.locator("#snapshots").inner_text()
-    web = page.locator("li.channel", has_text="web:").inner_text()  # the chat test's turns went out on web
+    web = page.locator("li.channel", has_text="web:").inner_text()
     assert " in (last " in web and (" sent" in web or " pending" in web)
     page.context.close()
