@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -13,12 +15,25 @@ from claw.config import CameraSettings, Settings
 from claw.running import announce, withdraw
 from claw.runtime import Claw
 from claw.web.app import create_app
+from claw.web.auth import bind_warning
 from devices.drivers.base import Driver
 from devices.models import Device
 from devices.sim.home import SimHome
 from devices.sim.lan import SimLan
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling `on_shutdown` first when it shuts down (before it waits for open responses)."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 class ClawServer:
@@ -32,10 +47,11 @@ class ClawServer:
         self.ready = asyncio.Event()
         # The claw is started and stopped here, not in the app's lifespan, so that a startup error (a broken
         # devices file) reaches the CLI as a one-line ClawError instead of a uvicorn traceback.
-        config = uvicorn.Config(create_app(claw, manage_lifecycle=False), host=host or settings.web.host,
+        app = create_app(claw, manage_lifecycle=False)
+        config = uvicorn.Config(app, host=host or settings.web.host,
                                 port=settings.web.port if port is None else port, log_level="warning",
-                                lifespan="on", access_log=False)
-        self.server = uvicorn.Server(config)
+                                lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+        self.server = _Server(config, on_shutdown=app.state.live.close)  # open dashboards' SSE streams end
         self._started = time.perf_counter()
 
     async def serve(self) -> None:
@@ -64,6 +80,10 @@ class ClawServer:
         if self.claw.store.migrated:  # an upgrade (or a first start): say which schema steps ran
             ran = ", ".join(self.claw.store.migrated)
             print(f"database {self.settings.db_path}: ran migrations {ran}", flush=True)  # noqa: T201
+        warning = bind_warning(str(host))
+        if warning:
+            log.warning("%s", warning)
+            print(warning, flush=True)  # noqa: T201
         if self.banner:
             print(self.banner, flush=True)  # noqa: T201
         self.ready.set()

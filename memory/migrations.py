@@ -247,6 +247,23 @@ def m019_adapter_versions(db: Database) -> None:
     create_adapter_versions(db)
 
 
+@migrations()
+def m020_camera_changes_and_rules(db: Database) -> None:
+    """Persistent change on camera_events (kind appeared/taken, the event it refers to, when a thing left was
+    taken; one change per referred event) and the owner's camera rules said by chat (memory.store_camera_changes)."""
+    from memory.store_camera_changes import create_camera_changes
+
+    create_camera_changes(db)
+
+
+@migrations()
+def m022_turn_meta(db: Database) -> None:
+    """Which tier answered each inbox row and the tools it called, for the dashboard's chat (memory.store_dashboard)."""
+    from memory.store_dashboard import create_turn_meta
+
+    create_turn_meta(db)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]
@@ -259,13 +276,3 @@ def apply(db: Database) -> list[str]:
 def applied(db: Database) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     return [m.name for m in migrations.applied(db)]
-
-
-
-@migrations()
-def m020_camera_changes_and_rules(db: Database) -> None:
-    """Persistent change on camera_events (kind appeared/taken, the event it refers to, when a thing left was
-    taken; one change per referred event) and the owner's camera rules said by chat (memory.store_camera_changes)."""
-    from memory.store_camera_changes import create_camera_changes
-
-    create_camera_changes(db)

@@ -15,6 +15,7 @@ from memory.store_base import locked
 from memory.store_camera_changes import CameraChangesMixin
 from memory.store_cameras import CamerasMixin
 from memory.store_channels import ChannelsMixin
+from memory.store_dashboard import DashboardMixin
 from memory.store_discovery import DiscoveryMixin
 from memory.store_knowledge import FACT_SOURCES, KnowledgeMixin
 from memory.store_ledger import LedgerMixin
@@ -31,7 +32,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
-            ScenesMixin, DiscoveryMixin, AdaptersMixin, CameraChangesMixin):
+            ScenesMixin, DiscoveryMixin, AdaptersMixin, CameraChangesMixin, DashboardMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 

@@ -119,13 +119,14 @@ async def test_history_records_the_turn(client: httpx.AsyncClient, claw: Claw) -
     assert [(t["role"], t["content"]) for t in r.json()][0] == ("user", "turn off the bedroom light")
 
 
-async def test_root_serves_the_chat_page(client: httpx.AsyncClient) -> None:
+async def test_root_serves_the_sign_in_page(client: httpx.AsyncClient) -> None:
     r = await client.get("/")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     page = r.text
-    assert "<html" in page.lower() and "/api/chat" in page
-    assert "Authorization" in page
+    assert "<html" in page.lower() and "/static/login.js" in page  # trades #token for a cookie (test_web_auth)
+    script = await client.get("/static/login.js")
+    assert script.status_code == 200 and "/auth/login" in script.text and "replaceState" in script.text
 
 
 async def test_malformed_chat_body_is_422(client: httpx.AsyncClient, claw: Claw, home: SimHome) -> None:

@@ -66,6 +66,8 @@ class LLMTier:
             log.warning("LLM tier failed: %s", exc)
             return TurnResult(reply=replies_flow.llm_down_reply(str(exc), voice), tier="error",
                               actions=tuple(ctx.actions))
+        if ctx.inbox_id and outcome.tool_calls:  # the dashboard's chat shows the tools each reply called
+            self.store.turn_tools_set(ctx.inbox_id, [str(c.get("name")) for c in outcome.tool_calls])
         # The model's words never ask for a YES: the code's own prompt, naming exactly the steps stored for
         # that YES, is always the separate final block (kept whole when the model's text has to be cut).
         channel = self.channels.get(self.route(ctx.channel, ctx.sender)[0])  # the channel the reply goes out on

@@ -134,6 +134,7 @@ class Agent:
     def _finish(self, row: dict[str, Any], result: TurnResult) -> TurnResult:
         """Finish the row with its reply, through the notifier (cut to `max_reply_messages`, the last then
         ending "…(truncated)"); returns the result with the reply as sent."""
+        self.store.turn_meta_set(row["id"], result.tier)  # the dashboard's chat shows which tier answered
         return replace(result, reply=self.notifier.finish_turn(row, result.reply, media=result.media))
 
     def _resolve(self, inbox_id: int, result: TurnResult) -> None:

@@ -1,4 +1,4 @@
-"""FastAPI app factory: token-checked JSON API for chat and devices, the chat page, and health."""
+"""FastAPI app factory: token-checked JSON API for chat and devices, the dashboard, and health."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,6 +23,9 @@ from claw.config import Settings
 from claw.events import InboundMessage, clean_text
 from claw.runtime import Claw
 from claw.turn_json import turn_json
+from claw.web.auth import Sessions
+from claw.web.dashboard.live import Live
+from claw.web.dashboard.mount import mount_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +182,10 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
         return [{"id": r["id"], "text": r["text"], "created_at": r["created_at"],
                  "media": media_links(claw, r.get("media") or [])} for r in rows]
 
-    @app.get("/", response_class=HTMLResponse)
-    async def page() -> str:
-        return resources.files("claw.web").joinpath("static/chat.html").read_text(encoding="utf-8")
+    # the dashboard (claw.web.dashboard): "/" signs a browser in, then pages behind an HttpOnly session cookie
+    app.state.sessions = Sessions(claw.settings)
+    app.state.live = Live(claw)
+    mount_dashboard(app)
 
     # each channel's webhooks get what their inbound side may reach, never the claw itself
     inbound = Inbound(submit=claw.agent.submit, store=claw.store, notifier=claw.notifier,
