@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claw.cameras.narrator import Narrator
 from claw.cameras.rules import worth_alert
 from claw.cameras.wording import alert_text, detector_text, status_text
 from claw.channels.media import MediaStore
@@ -62,6 +63,8 @@ class CameraService:
         self.detector_error: str | None = None  # why the configured detector could not load (told once)
         self._detector_told = False
         self.handled: list[WatchEvent] = []  # the last events handled, newest last (status and tests)
+        # captions of alerted visits from a vision language model ([vision] caption_url), None when off
+        self.narrator = Narrator.from_settings(settings.vision, store, notifier, self._label)
 
     def __bool__(self) -> bool:
         return bool(self.cameras)
@@ -217,6 +220,8 @@ class CameraService:
                 event_id = self._open.pop(event.camera, None)
                 if event_id is not None:
                     self.store.camera_event_end(event_id, event.last_motion)
+                    if self.narrator is not None:
+                        self.narrator.visit_ended(event_id, event.camera, self._end_picture(event.camera))
             elif isinstance(event, CameraStatus):
                 self.notifier.tell_owner(status_text(self._label(event.camera), event.online,
                                                      self.settings.vision.offline_after))
@@ -241,7 +246,17 @@ class CameraService:
             labels=[{"label": label, "score": score} for label, score in event.labels],
             snapshot=str(snapshot) if snapshot else None)
         self._open[event.camera] = event_id
+        if self.narrator is not None and ids and event.jpeg:  # after the alert is queued: it never waits for this
+            self.narrator.visit_started(event_id, event.camera, event.jpeg, event.labels)
         log.info("camera %s: visit %d started%s", event.camera, event_id, " (alert queued)" if ids else "")
+
+    def _end_picture(self, name: str) -> Callable[[], bytes] | None:
+        """The visit's last picture with motion, encoded when called (in the caption's thread)."""
+        from devices.vision.snapshots import encode_jpeg
+
+        watcher = self.watchers.get(name)
+        frame = watcher.last_motion_frame if watcher is not None else None
+        return (lambda: encode_jpeg(frame.bgr())) if frame is not None else None
 
     def _label(self, name: str) -> str:
         """"front door camera (front garden)": the name, "camera" added when it does not say so, and the room."""

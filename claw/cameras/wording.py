@@ -28,3 +28,14 @@ def status_text(camera: str, online: bool, offline_after: float = 20.0) -> str:
 def detector_text(path: str, error: str) -> str:
     return (f"The object detector at {path} could not be loaded ({error}). The cameras watch for motion only "
             "until it is fixed and the claw restarted.")
+
+
+def caption_text(camera: str, caption: str, *, later: bool = False) -> str:
+    """The follow-up to an alert: the vision model's description, marked as such (it is untrusted, cleaned)."""
+    when = "Later at" if later else "At"
+    return f"{when} the {camera}, as the vision model describes it: {caption}"
+
+
+def caption_error_text(error: str) -> str:
+    return (f"Captions for camera alerts are not working ({error}). Alerts go on without them; check "
+            "[vision] caption_url and caption_model.")
