@@ -12,6 +12,7 @@ from claw.cli.pair import pair_app
 from claw.cli.routines import routines_app
 from claw.cli.run import demo_command, init_command, run_command
 from claw.cli.soul import soul_app
+from claw.cli.vision import vision_app
 
 app = typer.Typer(help="homeclaw: a home-automation agent you can text.", no_args_is_help=True,
                   add_completion=False)
@@ -28,6 +29,7 @@ app.command("discover")(discover_command)
 app.add_typer(soul_app, name="soul")
 app.add_typer(pair_app, name="pair")
 app.add_typer(routines_app, name="routines")
+app.add_typer(vision_app, name="vision")
 
 
 def main() -> None:
