@@ -71,6 +71,7 @@ class WatchOptions:
     backoff_initial: float = 0.5  # reconnect waits: doubling from this up to backoff_max
     backoff_max: float = 10.0
     detect_every: float = 0.5  # after a look that found nothing wanted, the detector rests this long (seconds)
+    early_look: bool = True  # with a detector: look at the first motion frame, not after the confirming frames
     early_for: float = 2.0  # a look at a visit's first motion frame (before it is confirmed) serves this long
 
 
@@ -217,6 +218,8 @@ class CameraWatcher:
         seconds; a visit confirmed then uses it, with its picture."""
         if self._early is not None and frame.t - self._early[0] > self.options.early_for:
             self._early = None
+        if not self.options.early_look:
+            return
         if not boxes or self._early is not None or frame.t < self._detect_after:
             return
         picture = frame.bgr()
