@@ -10,7 +10,7 @@ from devices.sim.camera_scene import Scene, SceneOptions
 from devices.vision.detector import Detection
 from devices.vision.motion import MotionDetector
 from devices.vision.source import Frame
-from devices.vision.watcher import CameraWatcher, VisitBegan, WatchEvent
+from devices.vision.watcher import CameraWatcher, VisitBegan, WatchEvent, WatchOptions
 
 FPS = 5
 
@@ -92,3 +92,26 @@ def test_an_early_look_that_finds_nothing_is_looked_at_again_at_confirmation() -
     assert len(calls) == 2 and calls[1] == visit.t  # looked again at the confirming frame, after the rest
     assert calls[1] - calls[0] >= watcher.options.detect_every
     assert visit.labels == (("person", 0.8),)
+
+
+def test_without_the_early_look_the_detector_waits_for_the_confirmed_visit() -> None:
+    first_motion, confirmed = motion_frames(11, 3.0, 8.0)
+    calls: list[float] = []
+    events: list[WatchEvent] = []
+    clock = {"t": 0.0}
+
+    def detector(picture: np.ndarray, boxes: tuple) -> list[Detection]:
+        calls.append(clock["t"])
+        return [Detection("person", 0.7, boxes[0])]
+
+    watcher = CameraWatcher("gate", lambda: None, events.append, detector=detector,  # type: ignore[arg-type]
+                            options=WatchOptions(early_look=False))
+    scene = Scene(SceneOptions(seed=11))
+    scene.add_visit(3.0)
+    for i in range(int(8.0 * FPS)):
+        t = i / FPS
+        clock["t"] = 1000.0 + t
+        color = scene.render(t)
+        watcher._process(Frame(1000.0 + t, cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), color=color))
+    [visit] = [e for e in events if isinstance(e, VisitBegan)]
+    assert calls == [confirmed] == [visit.t] and first_motion < confirmed
