@@ -181,9 +181,14 @@ async def alert_latency(runs: int, detector: Path | None = None) -> list[tuple[s
     cam = SimCamera(name="porch", options=SceneOptions(seed=3)).start()
     took: dict[bool, list[float]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
-        vision = VisionSettings(visit_gap=1.0, cooldown=0, detector_path=detector, detect_labels=[], min_score=0.01)
+        # one visit per visitor (they stand still at the door for 3 s), no cooldown
+        vision = VisionSettings(visit_gap=5.0, cooldown=0, detector_path=detector, detect_labels=[], min_score=0.01)
         settings = Settings(_env_file=None, data_dir=Path(tmp), vision=vision)
         claw = Claw(settings, cameras=[CameraSettings(name="porch", url=cam.stream_url)])
+
+        def alerts_after(row_id: int) -> list[dict]:
+            return [r for r in claw.store.outbox_proactive("web", "console", after=row_id, limit=100) if r["media"]]
+
         await claw.start()
         try:
             while not (claw.cameras and claw.cameras.watchers.get("porch")
@@ -194,13 +199,14 @@ async def alert_latency(runs: int, detector: Path | None = None) -> list[tuple[s
             for n in range((2 if detector else 1) * runs):
                 early = detector is None or n % 2 == 0
                 watcher.options = dataclasses.replace(watcher.options, early_look=early)
+                last = max([0, *(r["id"] for r in claw.store.outbox_proactive("web", "console", limit=100))])
                 t = cam.visitor()
                 start = time.monotonic()
                 visible = t + 0.35  # the walker's front edge crosses into the picture ≈ 0.35 s after the trigger
-                while len([r for r in claw.store.outbox_proactive("web", "console", limit=100) if r["media"]]) <= n:
+                while not alerts_after(last):
                     await asyncio.sleep(0.01)
                 took[early].append(time.monotonic() - start - (visible - t))
-                await asyncio.sleep(VISIT_LENGTH + 2.0)
+                await asyncio.sleep(VISIT_LENGTH + 7.0)  # the visit ends (5 s after its last motion)
         finally:
             await claw.stop()
             cam.stop()

@@ -115,3 +115,31 @@ def test_without_the_early_look_the_detector_waits_for_the_confirmed_visit() -> 
         watcher._process(Frame(1000.0 + t, cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), color=color))
     [visit] = [e for e in events if isinstance(e, VisitBegan)]
     assert calls == [confirmed] == [visit.t] and first_motion < confirmed
+
+
+def test_a_slow_early_look_still_serves_the_visit_confirmed_by_the_frames_after_it() -> None:
+    """On a busy machine a look takes seconds and the frames meanwhile are dropped: the visit confirmed by the next
+    frames processed still uses the early look (one look, not two)."""
+    calls: list[float] = []
+    events: list[WatchEvent] = []
+    clock = {"t": 0.0}
+
+    def detector(picture: np.ndarray, boxes: tuple) -> list[Detection]:
+        calls.append(clock["t"])
+        return [Detection("person", 0.8, boxes[0])]
+
+    watcher = CameraWatcher("gate", lambda: None, events.append, detector=detector)  # type: ignore[arg-type]
+    scene = Scene(SceneOptions(seed=11))
+    scene.add_visit(3.0)
+    t, busy_until = 0.0, 0.0
+    while t < 10.0 and not any(isinstance(e, VisitBegan) for e in events):
+        if t >= busy_until:  # frames that arrive while the detector is busy are dropped
+            clock["t"] = 1000.0 + t
+            color = scene.render(t)
+            looks = len(calls)
+            watcher._process(Frame(1000.0 + t, cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), color=color))
+            if len(calls) > looks:
+                busy_until = t + 3.0  # a 3 s look
+        t = round(t + 1 / FPS, 3)
+    [visit] = [e for e in events if isinstance(e, VisitBegan)]
+    assert len(calls) == 1 and visit.t - calls[0] >= 3.0 and visit.labels == (("person", 0.8),)

@@ -72,7 +72,6 @@ class WatchOptions:
     backoff_max: float = 10.0
     detect_every: float = 0.5  # after a look that found nothing wanted, the detector rests this long (seconds)
     early_look: bool = True  # with a detector: look at the first motion frame, not after the confirming frames
-    early_for: float = 2.0  # a look at a visit's first motion frame (before it is confirmed) serves this long
 
 
 class CameraWatcher:
@@ -95,7 +94,8 @@ class CameraWatcher:
         self.detector = detector  # None: motion alone starts a visit
         self.judge = judge  # the owner's rules (zones, labels, quiet hours): a visit they silence starts no cooldown
         self._detect_after = 0.0
-        self._early: tuple[float, np.ndarray, list[Detection]] | None = None  # (t, picture, found) of the early look
+        # the early look: (frames processed when it was taken, its picture, what it found)
+        self._early: tuple[int, np.ndarray, list[Detection]] | None = None
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=self.options.queue_size)
         self._last_frame_at: float | None = None
         self._started_at = 0.0
@@ -214,22 +214,22 @@ class CameraWatcher:
 
     def _early_look(self, frame: Frame, boxes: tuple[Box, ...]) -> None:
         """With a detector, look at the first frame with motion at once instead of after the visit's confirming
-        frames (the model takes most of a second: the frames meanwhile confirm the visit). Kept for `early_for`
-        seconds; a visit confirmed then uses it, with its picture."""
-        if self._early is not None and frame.t - self._early[0] > self.options.early_for:
-            self._early = None
+        frames (the model takes most of a second: the frames meanwhile confirm the visit). A visit confirmed within
+        the grouper's window of frames after it uses it, with its picture; the time the look took does not count."""
+        if self._early is not None and self.processed - self._early[0] > self.grouper.rules.window:
+            self._early = None  # no visit came of that motion
         if not self.options.early_look:
             return
         if not boxes or self._early is not None or frame.t < self._detect_after:
             return
         picture = frame.bgr()
-        self._early = (frame.t, picture, self._detect(picture, boxes, frame.t))
+        self._early = (self.processed, picture, self._detect(picture, boxes, frame.t))
 
     def _look(self, picture: np.ndarray | None, change: VisitStarted) -> tuple[np.ndarray | None, list[Detection]]:
         """What the detector sees for a visit just confirmed: the early look's when it found something, else a
         look at this frame."""
         early, self._early = self._early, None
-        if early is not None and early[2] and change.t - early[0] <= self.options.early_for:
+        if early is not None and early[2] and self.processed - early[0] <= self.grouper.rules.window:
             return early[1], early[2]
         if picture is None or change.t < self._detect_after:
             return picture, []
