@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from claw.cameras.settings import CameraSettings, Point, VisionSettings  # noqa: F401 - [[cameras]], [vision]
 from claw.config_errors import Sources, describe
 from claw.discovery.settings import DiscoverySettings
 from claw.errors import ConfigError
@@ -107,55 +108,6 @@ class SafetySettings(Section):
         if self.hvac_min > self.hvac_max:
             raise ValueError(f"hvac_min ({self.hvac_min:g}) is above hvac_max ({self.hvac_max:g})")
         return self
-
-
-Point = tuple[float, float]  # x, y as fractions of the picture's width and height (0..1)
-
-
-class CameraSettings(Section):
-    """One camera: RTSP, MJPEG over HTTP or a JPEG snapshot URL (the kind is guessed from the URL when unset)."""
-
-    name: str = Field(min_length=1, max_length=64)
-    url: str = Field(min_length=1)
-    kind: Literal["rtsp", "mjpeg", "snapshot"] | None = None
-    detect_url: str | None = None  # a low-resolution substream to watch instead of `url`
-    username: str | None = None
-    password: SecretStr | None = None  # secret
-    room: str | None = None
-    fps: float = Field(5.0, gt=0, le=30)  # frames watched per second at most
-    alerts: bool = True  # False: events are stored, the owner is not messaged
-    masks: list[list[Point]] = Field(default_factory=list)  # polygons never watched (a street, a tree)
-    zones: dict[str, list[Point]] = Field(default_factory=dict)  # named polygons events are reported in
-    alert_zones: list[str] = Field(default_factory=list)  # alert only when the motion stands in one (empty: anywhere)
-    alert_labels: list[str] = Field(default_factory=list)  # with a detector: alert only for these (empty: any wanted)
-    quiet_hours: str | None = Field(None, pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")  # "22:00-07:00": store, no alert
-
-    @model_validator(mode="after")
-    def _known_zones(self) -> CameraSettings:
-        unknown = sorted(set(self.alert_zones) - set(self.zones))
-        if unknown:
-            raise ValueError(f"alert_zones names zones this camera does not have: {', '.join(unknown)}")
-        return self
-
-
-class VisionSettings(Section):
-    """How cameras are watched and what is kept."""
-
-    offline_after: float = Field(20.0, gt=0)  # seconds without a picture before a camera is reported offline
-    visit_gap: float = Field(40.0, gt=0)  # motion within this many seconds of the last is the same visit
-    cooldown: float = Field(120.0, ge=0)  # no new alert this soon after an alerted visit of the same camera
-    motion_threshold: int = Field(20, ge=1, le=255)  # grey levels of change that count as motion
-    motion_min_area: int = Field(24, ge=1)  # smallest moving area, in pixels of the 100-row motion picture
-    keep_days: float = Field(10.0, gt=0)  # events and their pictures are deleted after this
-    max_mb: float = Field(500.0, gt=0)  # the oldest pictures go first when they take more than this
-    # object detection on the motion (needs the vision extra): a local folder in save_pretrained's layout with an
-    # AutoModelForObjectDetection (RT-DETR, YOLOS, DETR…); unset: motion alone makes a visit
-    detector_path: Path | None = None
-    detect_labels: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bicycle", "motorcycle",
-                                                             "dog", "cat", "package"])
-    min_score: float = Field(0.5, gt=0, le=1)
-    persist: bool = True  # things left that stay (a parcel) and their going, with before/after (cameras.changes)
-    settle: float = Field(5.0, ge=0)  # seconds after a visit's last motion before the place is compared
 
 
 def system_zone() -> str:
@@ -397,6 +349,9 @@ keep_days = 10       # events and snapshots are deleted after this
 max_mb = 500         # and the oldest snapshots go first above this size
 # detector_path = "/var/lib/homeclaw/models/rtdetr_r18"   # object detection on motion (pip install 'homeclaw[vision]')
 # detect_labels = ["person", "car", "package"]             # a visit needs one of these; others are ignored
+# detector = "PekingU/rtdetr_r18vd"   # or a hub id, fetched once with `claw vision fetch-model`
+# caption_url = "http://127.0.0.1:11434/v1"   # optional captions from an OpenAI-compatible vision model
+# caption_model = "qwen2.5vl:3b"
 
 [safety]
 confirm_seconds = 120   # how long a "reply YES to ..." confirmation stays valid

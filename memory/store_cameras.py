@@ -86,15 +86,24 @@ class CamerasMixin(StoreBase):
         return float(row["t"]) if row and row["t"] is not None else None
 
     @locked
-    def camera_events(self, camera: str | None = None, since: float | None = None,
-                      limit: int = 50) -> list[dict[str, Any]]:
-        """Events, newest first."""
-        sql, params = "SELECT * FROM camera_events WHERE 1 = 1", []
-        if camera is not None:
-            sql, params = sql + " AND camera = ?", [*params, camera]
-        if since is not None:
-            sql, params = sql + " AND started_at >= ?", [*params, since]
-        return self._all("camera_events", sql + " ORDER BY started_at DESC, id DESC LIMIT ?", [*params, limit])
+    def camera_events(self, camera: str | None = None, since: float | None = None, limit: int = 50, *,
+                      alerted: bool = False, with_snapshot: bool = False) -> list[dict[str, Any]]:
+        """Events, newest first (only those whose alert was queued / that still have a picture, when asked)."""
+        where, params = _event_filter(camera, since, alerted, with_snapshot)
+        return self._all("camera_events", f"SELECT * FROM camera_events WHERE {where}"
+                         " ORDER BY started_at DESC, id DESC LIMIT ?", [*params, limit])
+
+    @locked
+    def camera_events_count(self, camera: str | None = None, since: float | None = None) -> int:
+        """How many events match (however many there are: the listing above is capped)."""
+        where, params = _event_filter(camera, since, False, False)
+        row = self._one("camera_events", f"SELECT COUNT(*) AS n FROM camera_events WHERE {where}", params)
+        return int(row["n"]) if row else 0
+
+    @locked
+    def camera_event_caption(self, event_id: int, caption: str) -> None:
+        """The visit's caption from the vision language model (untrusted text, already cleaned)."""
+        self._write("UPDATE camera_events SET caption = ? WHERE id = ?", (caption, event_id))
 
     @locked
     def camera_events_prune(self, before: float) -> list[dict[str, Any]]:
@@ -134,3 +143,17 @@ class CamerasMixin(StoreBase):
         for row in self._all("camera_rules", "SELECT camera, label, verdict FROM camera_rules"):
             rules.setdefault(row["camera"], {})[row["label"]] = row["verdict"]
         return rules
+
+
+def _event_filter(camera: str | None, since: float | None, alerted: bool,
+                  with_snapshot: bool) -> tuple[str, list[Any]]:
+    where, params = ["1 = 1"], []
+    if camera is not None:
+        where, params = [*where, "camera = ?"], [*params, camera]
+    if since is not None:
+        where, params = [*where, "started_at >= ?"], [*params, since]
+    if alerted:
+        where.append("alerted_at IS NOT NULL")
+    if with_snapshot:
+        where.append("snapshot IS NOT NULL")
+    return " AND ".join(where), params

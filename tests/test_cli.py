@@ -105,7 +105,7 @@ def test_top_level_help_lists_exactly_the_commands() -> None:
     # rich draws "│ name   help", plain click "  name   help"; a wrapped help line is indented further
     listed = re.findall(r"^[│|]?\s{1,3}([a-z]+)\s{2,}\S", result.output.split("Commands")[1], re.MULTILINE)
     assert sorted(listed) == sorted(["init", "run", "demo", "chat", "ask", "token", "devices", "doctor", "soul",
-                                     "pair", "routines", "discover", "adapters", "backup", "restore"])
+                                     "pair", "routines", "discover", "adapters", "backup", "restore", "vision"])
     assert sorted(path[0] for path, _ in ALL_COMMANDS if len(path) == 1) == sorted(listed)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT = 8.0  # seconds a fresh picture may take (open + one frame) before the reply says so
+SHOWN_EVENTS = 8  # the newest visits listed in an answer (the count covers all of them)
 VERDICT_WINDOW = 86400.0  # "ignore this" applies to the latest alert of the last day
 REFUSED = "Only the owner can see the cameras and what they recorded."
 RULES_REFUSED = "Only the owner can set or see the camera rules."
@@ -81,20 +82,21 @@ class CameraChat:
         assert self.service is not None
         now = self._clock()
         since = since_time(slots, now)
-        events = self.store.camera_events(camera, since=since, limit=200)
+        events = self.store.camera_events(camera, since=since, limit=SHOWN_EVENTS)
         when = f"since {time.strftime('%H:%M', time.localtime(since))}" if slots.get("since") else "today"
         where = f"at the {self.service.label(camera)}" if camera else "on the cameras"
         if not events:
             return TurnResult(reply=f"Nothing {where} {when}.", tier="intent")
-        count = f"{len(events)} visit" + ("s" if len(events) != 1 else "")
-        lines = event_lines(events)
-        more = f" (the last {len(lines)} shown)" if len(lines) < len(events) else ""
+        total = self.store.camera_events_count(camera, since=since)  # all of them, however many: only a few shown
+        count = f"{total} visit" + ("s" if total != 1 else "")
+        lines = event_lines(events, SHOWN_EVENTS)
+        more = f" (the last {len(lines)} shown)" if len(lines) < total else ""
         return TurnResult(reply=f"{count} {where} {when}{more}: " + "; ".join(lines)
                           + ". Say “show me the last one” for its picture.", tier="intent")
 
     def _last(self, camera: str | None) -> TurnResult:
         assert self.service is not None
-        events = [e for e in self.store.camera_events(camera, limit=50) if e.get("snapshot")]
+        events = self.store.camera_events(camera, limit=1, with_snapshot=True)
         where = f"the {self.service.label(camera)}" if camera else "the cameras"
         if not events:
             return TurnResult(reply=f"I have no stored picture from {where}.", tier="intent")
@@ -114,7 +116,7 @@ class CameraChat:
         """"ignore this" / "this is important" about the latest alert (of the last day)."""
         assert self.service is not None
         since = self._clock() - VERDICT_WINDOW
-        alerted = [e for e in self.store.camera_events(since=since, limit=100) if e.get("alerted_at")]
+        alerted = self.store.camera_events(since=since, limit=1, alerted=True)
         if not alerted:
             return TurnResult(reply="There was no camera alert in the last day for me to apply that to.",
                               tier="intent")

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claw.cameras.changes import ChangeAlerts
+from claw.cameras.models import resolve as resolve_model
+from claw.cameras.narrator import Narrator
 from claw.cameras.rules import worth_alert
 from claw.cameras.wording import alert_text, detector_text, status_text
 from claw.channels.media import MediaStore
@@ -65,7 +67,10 @@ class CameraService:
         self.changes = ChangeAlerts(store, notifier, self.snapshots, self.serve, self._label)
         self.detector_error: str | None = None  # why the configured detector could not load (told once)
         self._detector_told = False
+        self._detector_note: str | None = None  # the whole message when there is no model to load (not fetched)
         self.handled: list[WatchEvent] = []  # the last events handled, newest last (status and tests)
+        # captions of alerted visits from a vision language model ([vision] caption_url), None when off
+        self.narrator = Narrator.from_settings(settings.vision, store, notifier, self._label)
 
     def __bool__(self) -> bool:
         return bool(self.cameras)
@@ -81,19 +86,26 @@ class CameraService:
         """The detection model, loaded once for every camera (blocking: call it off the event loop). One that
         cannot load is tried once: the cameras then watch for motion alone and the owner is told (watch())."""
         vision = self.settings.vision
-        if vision.detector_path is None:
+        choice = resolve_model(vision, self.settings.data_dir / "models")
+        if choice.kind == "none":
             return None
         with self._detector_lock:
+            if choice.path is None:  # a hub id never fetched: said once, with the command that fetches it
+                if self.detector_error is None:
+                    self.detector_error = choice.problem or "not downloaded"
+                    self._detector_note = choice.problem
+                    log.error("%s", choice.problem)
+                return None
             if self._detector is None and self.detector_error is None:
                 try:
                     from devices.vision.detector import Detector, DetectorConfig
 
-                    self._detector = Detector(DetectorConfig(Path(vision.detector_path),
-                                                             tuple(vision.detect_labels), vision.min_score))
-                    log.info("detector loaded from %s", vision.detector_path)
+                    self._detector = Detector(DetectorConfig(choice.path, tuple(vision.detect_labels),
+                                                             vision.min_score))
+                    log.info("detector loaded from %s", choice.path)
                 except Exception as exc:  # noqa: BLE001 - a bad model folder must not crash-loop every camera
                     self.detector_error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                    log.error("detector at %s could not be loaded (%s): motion only", vision.detector_path,
+                    log.error("detector at %s could not be loaded (%s): motion only", choice.path,
                               self.detector_error)
             return self._detector
 
@@ -102,7 +114,9 @@ class CameraService:
         if self.detector_error is None or self._detector_told:
             return
         self._detector_told = True
-        self.notifier.tell_owner(detector_text(str(self.settings.vision.detector_path), self.detector_error))
+        vision = self.settings.vision
+        self.notifier.tell_owner(self._detector_note or detector_text(str(vision.detector_path or vision.detector),
+                                                                      self.detector_error))
 
     def snapshot(self, name: str) -> bytes:
         """A fresh JPEG from the camera's main URL (blocking camera I/O: call it in a thread, with a timeout).
@@ -234,6 +248,8 @@ class CameraService:
                 if event_id is not None:
                     self.store.camera_event_end(event_id, event.last_motion)
                     self.changes.last_visit[event.camera] = event_id
+                    if self.narrator is not None:
+                        self.narrator.visit_ended(event_id, event.camera, self._end_picture(event.camera))
             elif isinstance(event, ThingLeft | ThingTaken):
                 self.changes.handle(self.cameras[event.camera], event, self.chat_rules)
             elif isinstance(event, CameraStatus):
@@ -260,7 +276,17 @@ class CameraService:
             labels=[{"label": label, "score": score} for label, score in event.labels],
             snapshot=str(snapshot) if snapshot else None)
         self._open[event.camera] = event_id
+        if self.narrator is not None and ids and event.jpeg:  # after the alert is queued: it never waits for this
+            self.narrator.visit_started(event_id, event.camera, event.jpeg, event.labels)
         log.info("camera %s: visit %d started%s", event.camera, event_id, " (alert queued)" if ids else "")
+
+    def _end_picture(self, name: str) -> Callable[[], bytes] | None:
+        """The visit's last picture with motion, encoded when called (in the caption's thread)."""
+        from devices.vision.snapshots import encode_jpeg
+
+        watcher = self.watchers.get(name)
+        frame = watcher.last_motion_frame if watcher is not None else None
+        return (lambda: encode_jpeg(frame.bgr())) if frame is not None else None
 
     def _label(self, name: str) -> str:
         """"front door camera (front garden)": the name, "camera" added when it does not say so, and the room."""

@@ -48,3 +48,14 @@ def taken_text(camera: str, t: float, left_at: float | None, label: str = "", zo
     if not label:
         return f"The thing left at the {camera}{where} is gone ({clock_time(t)}{since}) (before / after)."
     return f"The {_thing(label)} at the {camera}{where} is gone ({clock_time(t)}{since}) (before / after)."
+
+
+def caption_text(camera: str, caption: str, *, later: bool = False) -> str:
+    """The follow-up to an alert: the vision model's description, marked as such (it is untrusted, cleaned)."""
+    when = "Later at" if later else "At"
+    return f"{when} the {camera}, as the vision model describes it: {caption}"
+
+
+def caption_error_text(error: str) -> str:
+    return (f"Captions for camera alerts are not working ({error}). Alerts go on without them; check "
+            "[vision] caption_url and caption_model.")

@@ -18,6 +18,7 @@ from claw.cli.pair_device import pair_device_command
 from claw.cli.routines import routines_app
 from claw.cli.run import demo_command, init_command, run_command
 from claw.cli.soul import soul_app
+from claw.cli.vision import vision_app
 
 app = typer.Typer(help="homeclaw: a home-automation agent you can text.", no_args_is_help=True,
                   add_completion=False)
@@ -38,6 +39,7 @@ pair_app.command("device")(pair_device_command)  # `claw pair device HOST:PORT`:
 app.add_typer(pair_app, name="pair")
 app.add_typer(routines_app, name="routines")
 app.add_typer(adapters_app, name="adapters")
+app.add_typer(vision_app, name="vision")
 
 
 def _version(value: bool) -> None:

@@ -65,6 +65,9 @@ def camera_names(name: str) -> list[str]:
     return [plain] if "camera" in plain.lower() else [plain, f"{plain} camera"]
 
 
+CAPTION_SHOWN = 160  # characters of a visit's caption in an events answer (stored cleaned and capped already)
+
+
 def event_lines(events: Sequence[dict[str, Any]], limit: int = 8) -> list[str]:
     """One line per event, oldest first: "08:14 person (front door)"; events come newest first."""
     lines = []
@@ -75,6 +78,7 @@ def event_lines(events: Sequence[dict[str, Any]], limit: int = 8) -> list[str]:
             thing = what if what not in ("something", "package") else ("parcel" if what == "package" else what)
             what = f"{thing} left" if event["kind"] == "appeared" else f"{thing} taken"
         told = "" if event.get("alert") else ", not told"
+        caption = f": {str(event['caption'])[:CAPTION_SHOWN]}" if event.get("caption") else ""
         lines.append(f"{time.strftime('%H:%M', time.localtime(float(event['started_at'])))} {what}"
-                     f" ({event['camera']}{told})")
+                     f" ({event['camera']}{told}){caption}")
     return lines

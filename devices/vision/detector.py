@@ -90,7 +90,10 @@ class Detector:
         if crop is None:
             return []
         x0, y0, x1, y1 = crop
-        rgb = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2RGB)
+        square = frame[y0:y1, x0:x1]
+        if x1 - x0 > self.input_size:  # the processor would shrink it anyway, slower (PIL): OpenCV does it here
+            square = cv2.resize(square, (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
         torch = self._torch
         with self._lock, torch.inference_mode():
             inputs = self.processor(images=[rgb], return_tensors="pt")

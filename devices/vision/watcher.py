@@ -72,6 +72,7 @@ class WatchOptions:
     backoff_initial: float = 0.5  # reconnect waits: doubling from this up to backoff_max
     backoff_max: float = 10.0
     detect_every: float = 0.5  # after a look that found nothing wanted, the detector rests this long (seconds)
+    early_look: bool = True  # with a detector: look at the first motion frame, not after the confirming frames
 
 
 class CameraWatcher:
@@ -95,6 +96,8 @@ class CameraWatcher:
         self.changes = changes  # persistent change (a thing left, then taken); None: not watched
         self.judge = judge  # the owner's rules (zones, labels, quiet hours): a visit they silence starts no cooldown
         self._detect_after = 0.0
+        # the early look: (frames processed when it was taken, its picture, what it found)
+        self._early: tuple[int, np.ndarray, list[Detection]] | None = None
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=self.options.queue_size)
         self._last_frame_at: float | None = None
         self._started_at = 0.0
@@ -103,6 +106,7 @@ class CameraWatcher:
         self.processed = 0
         self.reconnects = 0
         self.motion_seconds = 0.0  # CPU-ish time spent in the motion step (perf counter)
+        self.last_motion_frame: Frame | None = None  # the latest frame with motion (a caption of a visit's end)
 
     # the two loops ------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -180,6 +184,10 @@ class CameraWatcher:
         self.processed += 1
         if result.recalibrated:
             self.grouper.reset_motion()
+        if self.detector is not None and self.grouper.visit is None:
+            self._early_look(frame, result.boxes if result.motion else ())
+        if result.motion:
+            self.last_motion_frame = frame
         self._changes(self.grouper.feed(frame.t, result), frame)
         if self.changes is not None:
             for event in self.changes.frame(frame, result, self.grouper.visit is not None):
@@ -191,7 +199,7 @@ class CameraWatcher:
                 picture = frame.bgr() if frame is not None else None
                 boxes, labels = change.boxes, ()
                 if self.detector is not None:
-                    found = self._detect(picture, change)
+                    picture, found = self._look(picture, change)
                     if not found:
                         self.grouper.cancel()  # motion, but nothing worth a visit (a branch, a shadow)
                         continue
@@ -213,16 +221,39 @@ class CameraWatcher:
                     self.changes.visit_ended(change.last_motion)
                 self._emit(VisitOver(self.name, change.started, change.last_motion))
 
-    def _detect(self, picture: np.ndarray | None, change: VisitStarted) -> list[Detection]:
-        if picture is None or self.detector is None or change.t < self._detect_after:
+    def _early_look(self, frame: Frame, boxes: tuple[Box, ...]) -> None:
+        """With a detector, look at the first frame with motion at once instead of after the visit's confirming
+        frames (the model takes most of a second: the frames meanwhile confirm the visit). A visit confirmed within
+        the grouper's window of frames after it uses it, with its picture; the time the look took does not count."""
+        if self._early is not None and self.processed - self._early[0] > self.grouper.rules.window:
+            self._early = None  # no visit came of that motion
+        if not self.options.early_look:
+            return
+        if not boxes or self._early is not None or frame.t < self._detect_after:
+            return
+        picture = frame.bgr()
+        self._early = (self.processed, picture, self._detect(picture, boxes, frame.t))
+
+    def _look(self, picture: np.ndarray | None, change: VisitStarted) -> tuple[np.ndarray | None, list[Detection]]:
+        """What the detector sees for a visit just confirmed: the early look's when it found something, else a
+        look at this frame."""
+        early, self._early = self._early, None
+        if early is not None and early[2] and self.processed - early[0] <= self.grouper.rules.window:
+            return early[1], early[2]
+        if picture is None or change.t < self._detect_after:
+            return picture, []
+        return picture, self._detect(picture, change.boxes, change.t)
+
+    def _detect(self, picture: np.ndarray, boxes: tuple[Box, ...], t: float) -> list[Detection]:
+        if self.detector is None:
             return []
         try:
-            found = self.detector(picture, change.boxes)
+            found = self.detector(picture, boxes)
         except Exception:  # noqa: BLE001 - a detector failure must not stop the camera: this look found nothing
             log.exception("camera %s: detection failed", self.name)
             found = []
         if not found:
-            self._detect_after = change.t + self.options.detect_every
+            self._detect_after = t + self.options.detect_every
         return found
 
     def _check_online(self, now: float) -> None:

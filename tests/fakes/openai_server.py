@@ -11,6 +11,7 @@ repeats when the script runs out. Any step may carry "delay": seconds before ans
                                                     wait, then answer `then` or close the connection
   {"close": true}                                   close the connection without answering
   a callable(request_json) -> step                  in-process only, for dynamic answers
+Vision requests (image content parts, base64 data URLs) are recorded like any other; `images(request)` decodes them.
 Run as a process: python -m tests.fakes.openai_server --port 0 --script FILE.json [--log FILE.jsonl]
 (prints the base URL on the first line of stdout once it listens).
 """
@@ -89,6 +90,20 @@ def hang_once_then(answer: dict[str, Any]) -> tuple[Callable[[dict[str, Any]], d
 
 def close() -> dict[str, Any]:
     return {"close": True}
+
+
+def images(request: dict[str, Any]) -> list[bytes]:
+    """The pictures a chat request carries as image content parts (base64 data URLs), decoded; for vision tests."""
+    import base64
+
+    found = []
+    for message in request.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
+            if url.startswith("data:") and ";base64," in url:
+                found.append(base64.b64decode(url.split(";base64,", 1)[1]))
+    return found
 
 
 # ----------------------------------------------------------------------------------- JSON shapes
