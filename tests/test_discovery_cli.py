@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -32,7 +33,8 @@ def test_discover_prints_the_table_for_a_target(dimmer: SimTasmota) -> None:
     mac = ":".join(dimmer.mac_hex[i:i + 2] for i in range(0, 12, 2))
     assert f"mac:{mac}" in row and row.split()[-3:] == ["tasmota", "probe", "new"]
     assert "ignored" in result.output and "192.0.2.1:80" in result.output
-    assert "listening on 127.0.0.1 for 0.3 s" in result.stderr and "probing 1 device(s)" in result.stderr
+    # other processes on this machine may announce on loopback too: at least the target is probed
+    assert "listening on 127.0.0.1 for 0.3 s" in result.stderr and re.search(r"probing [1-9]\d* device", result.stderr)
 
 
 def test_discover_refuses_a_bad_interface() -> None:

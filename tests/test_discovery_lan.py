@@ -56,7 +56,8 @@ def lan() -> Iterator[SimLan]:
 
 @pytest.fixture(scope="module")
 def scanned(lan: SimLan) -> ScanResult:
-    return asyncio.run(scan(["127.0.0.1"], timeout=1.0, household_id=lan.household_id))
+    # 2 s: a second mDNS query when the first one's answers were rate-limited (another browser on loopback)
+    return asyncio.run(scan(["127.0.0.1"], timeout=2.0, household_id=lan.household_id))
 
 
 def test_every_simulated_device_is_found_and_matched(lan: SimLan, scanned: ScanResult) -> None:

@@ -39,11 +39,13 @@ async def say(claw: Claw, text: str, standing: str = "owner") -> TurnResult:
                                                standing=standing))  # type: ignore[arg-type]
 
 
-async def claw_for(tmp_path: Path, model: ScriptedOpenAI | None) -> Claw:
+async def claw_for(tmp_path: Path, model: ScriptedOpenAI | None, device: str) -> Claw:
+    """A claw whose scans listen on loopback (longer: the machine may be loaded) and keep only `device`'s
+    address: other processes on this machine may announce their own pool controllers there."""
     llm = LLMSettings(base_url=model.base_url, model="scripted-model") if model else LLMSettings()
-    # discovery on loopback only, listening longer (the machine may be loaded)
+    host = device.rsplit(":", 1)[0]
     claw = Claw(make_settings(tmp_path, device_timeout=2.0, llm=llm,
-                              discovery={"interfaces": ["127.0.0.1"], "timeout": 2.0}))
+                              discovery={"interfaces": ["127.0.0.1"], "timeout": 2.0, "subnets": [f"{host}/32"]}))
     await claw.start()
     return claw
 
@@ -52,7 +54,7 @@ async def test_learn_approve_first_write_needs_yes_then_set_the_pool(pool: SimPo
                                                                      tmp_path: Path) -> None:
     wrong_host = demo_draft_for("127.0.0.1:1")  # the first draft addresses another host: refused, sent back
     scripted.push(reply(f"```yaml\n{wrong_host}```"), reply(demo_draft_for(pool.address)))
-    claw = await claw_for(tmp_path, scripted)
+    claw = await claw_for(tmp_path, scripted, pool.address)
     try:
         asked = await say(claw, "learn the pool controller")
         assert "scanned the network first" in asked.reply
@@ -106,7 +108,7 @@ async def test_learn_approve_first_write_needs_yes_then_set_the_pool(pool: SimPo
 async def test_reject_and_the_learned_adapter_survives_a_restart(pool: SimPool, scripted: ScriptedOpenAI,
                                                                  tmp_path: Path) -> None:
     scripted.push(reply(demo_draft_for(pool.address)))
-    claw = await claw_for(tmp_path, scripted)
+    claw = await claw_for(tmp_path, scripted, pool.address)
     try:
         learned = await say(claw, "learn the pool controller")
         assert "Reply YES" in learned.reply, learned.reply
@@ -121,7 +123,7 @@ async def test_reject_and_the_learned_adapter_survives_a_restart(pool: SimPool, 
         assert [r["version"] for r in claw.store.adapter_versions("poolpilot")] == [1, 2, 3]
     finally:
         await claw.stop()
-    again = await claw_for(tmp_path, None)  # the approved version and the device are loaded at start
+    again = await claw_for(tmp_path, None, pool.address)  # the approved version and the device are loaded at start
     try:
         device = next(d for d in again.registry.all() if d.name == "pool")
         assert device.adapter == "poolpilot" and device.attrs["adapter_trusted"] is False
@@ -131,7 +133,7 @@ async def test_reject_and_the_learned_adapter_survives_a_restart(pool: SimPool, 
 
 
 async def test_without_a_model_the_demo_draft_is_said_plainly(pool: SimPool, tmp_path: Path) -> None:
-    claw = await claw_for(tmp_path, None)
+    claw = await claw_for(tmp_path, None, pool.address)
     try:
         asked = await say(claw, "learn the pool controller")
         assert "No language model is configured, so I used the demo's built-in draft for this device" in asked.reply
@@ -141,7 +143,7 @@ async def test_without_a_model_the_demo_draft_is_said_plainly(pool: SimPool, tmp
 
 
 async def test_guests_cannot_learn(pool: SimPool, tmp_path: Path) -> None:
-    claw = await claw_for(tmp_path, None)
+    claw = await claw_for(tmp_path, None, pool.address)
     try:
         asked = await say(claw, "learn the pool controller", standing="guest")
         assert "Only the owner" in asked.reply and pool.requests == []
@@ -159,7 +161,7 @@ class OtherPool(SimPool):
 async def test_without_a_model_another_device_gets_its_fingerprint_and_a_pointer(tmp_path: Path) -> None:
     sim = OtherPool(host=random_loopback_base(), name="Garden Gadget").start()
     announcer = await LoopbackAnnouncer([Announcement(GENERIC_HTTP, "Garden Gadget", sim.address, {})]).start()
-    claw = await claw_for(tmp_path, None)
+    claw = await claw_for(tmp_path, None, sim.address)
     try:
         asked = await say(claw, "learn the garden gadget")
         assert "No language model is configured, so I can't draft an adapter" in asked.reply

@@ -132,9 +132,10 @@ class Discovery:
         for s in sightings:
             if s.status == SUSPECT:
                 log.warning("discovery: suspect device at %s: %s", s.address, s.reason)
+        kept = replace(result, found=found)  # what the configured subnets keep, with every probe record
         for listener in self.listeners:
-            listener(result)
-        return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result, notes)
+            listener(kept)
+        return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], kept, notes)
 
     def _follow(self, s: Sighting) -> str | None:
         """Move the registry device to where its identity answered now; a note when devices_file lists it."""
