@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,45 +12,13 @@ from claw.discovery.chat import REFUSED
 from claw.discovery.settings import DiscoverySettings
 from claw.events import InboundMessage, TurnResult
 from claw.runtime import Claw
-from devices.sim.announce import Announcement
-from devices.sim.lan import SimLan
-from devices.sim.wled import SimWled
 from tests.conftest import make_settings
-
-
-class LanThread:
-    """The simulated LAN plus a second WLED ("shelf strip"), announced on loopback from its own loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.lan = SimLan.load()
-        self.shelf = SimWled(host=self.lan.home.ip_base, name="shelf strip").start()
-        self.lan.extra.append(Announcement(SimWled.SERVICE_TYPE, "shelf strip", self.shelf.address, self.shelf.txt))
-
-    def run(self, coro: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def __enter__(self) -> LanThread:
-        self.thread.start()
-        try:
-            self.run(self.lan.start())
-        except OSError as exc:  # pragma: no cover - a machine without loopback multicast
-            self.__exit__()
-            pytest.skip(f"cannot announce on loopback: {exc}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.run(self.lan.stop())
-        self.shelf.stop()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+from tests.lan_thread import LanThread
 
 
 @pytest.fixture(scope="module")
 def lan() -> Iterator[LanThread]:
-    with LanThread() as running:
+    with LanThread(wled="shelf strip") as running:
         yield running
 
 
@@ -91,12 +57,12 @@ async def test_scan_add_drive_and_ignore_by_chat(claw: Claw, lan: LanThread) -> 
     scanned = await owner(claw, "scan my network")
     assert scanned.tier == "intent"
     assert "already set up" in scanned.reply and "new" in scanned.reply
-    for sim in (strip, dimmer, lan.shelf):
+    for sim in (strip, dimmer, lan.wled):
         assert sim.address in scanned.reply  # listed, numbered
     assert "kitchen light" not in scanned.reply  # known devices are counted, not listed
 
     asked = await owner(claw, "add the WLED strip as the desk light in the office")  # two WLEDs: which one?
-    assert "Which one" in asked.reply and strip.address in asked.reply and lan.shelf.address in asked.reply
+    assert "Which one" in asked.reply and strip.address in asked.reply and lan.wled.address in asked.reply
     assert claw.registry.find("desk light") == []
 
     added = await owner(claw, f"add number {number_of(scanned.reply, strip.address)} as the desk light in "
@@ -123,7 +89,7 @@ async def test_the_shelf_strip_by_its_name_and_a_suspect_never_added(claw: Claw,
     await owner(claw, "scan my network")
     added = await owner(claw, "add the shelf strip as the shelf light")
     assert "Added shelf light" in added.reply
-    assert claw.registry.find("shelf light")[0].address == lan.shelf.address
+    assert claw.registry.find("shelf light")[0].address == lan.wled.address
     refused = await owner(claw, "add the toaster as the toaster")
     assert "no discovered device" in refused.reply and claw.registry.find("toaster") == []
 

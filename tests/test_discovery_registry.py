@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,13 @@ from devices.discovery.reconcile import Sighting
 from devices.drivers.http import HttpDriver
 from devices.models import Device
 from devices.registry import Registry
-from devices.sim.announce import Announcement
 from devices.sim.home import random_loopback_base
-from devices.sim.lan import SimLan
 from devices.sim.shelly import SimShelly
 from devices.sim.tasmota import SimTasmota
 from devices.sim.wled import SimWled
 from memory.store import Store
 from tests.conftest import make_settings
+from tests.lan_thread import LanThread
 
 
 def subnet(base: str) -> str:
@@ -76,40 +74,11 @@ async def scan_targets(svc: Discovery, *sims: Any) -> ScanReport:
 # ----------------------------------------------------------------------------------- the simulated LAN
 
 
-class LanThread:
-    """The simulated LAN, with a rogue WLED announcing the home's "kitchen light" name, on its own loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.lan = SimLan.load()
-        self.rogue = SimWled(host=self.lan.home.ip_base, name="kitchen light").start()
-        self.lan.extra.append(Announcement(SimWled.SERVICE_TYPE, "kitchen light", self.rogue.address,
-                                           self.rogue.txt))
-
-    def run(self, coro: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def __enter__(self) -> LanThread:
-        self.thread.start()
-        try:
-            self.run(self.lan.start())
-        except OSError as exc:  # pragma: no cover - a machine without loopback multicast
-            self.__exit__()
-            pytest.skip(f"cannot announce on loopback: {exc}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.run(self.lan.stop())
-        self.rogue.stop()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
 def lan() -> Iterator[LanThread]:
-    with LanThread() as running:
+    with LanThread(wled="kitchen light") as running:  # a rogue WLED announcing the home's "kitchen light" name
         yield running
 
 
@@ -133,9 +102,9 @@ async def test_scan_of_the_simulated_lan_binds_known_identities_and_flags_a_name
         assert s.status == "new" and s.adapter is not None and s.identity is not None
         assert s.identity == mac(sim) if kind == "mac" else s.identity.startswith("serial:")
         assert store.discovered_get(s.identity)["id_kind"] == kind
-    rogue = seen[lan.rogue.address]  # announces the kitchen light's name with its own MAC
+    rogue = seen[lan.wled.address]  # announces the kitchen light's name with its own MAC
     assert rogue.status == "suspect" and "kitchen light" in rogue.reason
-    assert any("SUSPECT" in n and lan.rogue.address in n for n in report.notices())
+    assert any("SUSPECT" in n and lan.wled.address in n for n in report.notices())
     kitchen = next(d for d in home.devices if d.name == "kitchen light")
     assert seen[kitchen.address].status == "added"  # the real one is untouched
     with pytest.raises(DiscoveryRefused, match="SUSPECT"):
