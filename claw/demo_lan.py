@@ -58,7 +58,11 @@ async def discover_demo(lan: SimLan, http: HttpDriver, known: list[Device], *, t
     out.seconds = round(time.monotonic() - started, 2)
     names = ", ".join(d.name for d in out.added) or "nothing new"
     out.notes.insert(0, f"discovery on {LOOPBACK}: {out.found} device(s) in {out.seconds:g} s; added {names}")
-    seen = {f.address for f in result.found if f.adapter}
+    seen = {f.address for f in result.found}
+    unknown = sorted(ours[f.address] for f in result.found if f.address in ours and f.adapter is None)
+    if unknown:  # the gadget no shipped spec matches: the claw can learn it (claw.learn)
+        out.notes.append(f"found without an adapter: {', '.join(unknown)}; say “scan my network”, then "
+                         f"“learn the {unknown[0].lower()}”")
     missed = sorted(name for address, name in ours.items() if address not in seen)
     if missed:  # one pass only: say what it missed rather than pretend
         out.notes.append(f"not found in this pass: {', '.join(missed)} (a busy machine can answer late; "

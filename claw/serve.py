@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import time
@@ -22,6 +23,8 @@ from devices.sim.home import SimHome
 from devices.sim.lan import SimLan
 
 log = logging.getLogger(__name__)
+
+DEMO_IP = "127.0.0.2"  # the demo's first simulated device address (`claw demo --sim-ip` moves it)
 
 
 class _Server(uvicorn.Server):
@@ -108,7 +111,7 @@ def visitor(home: SimHome) -> str:
     return f"a visitor walks in front of {names}; the alert with its picture comes to the web chat in a moment."
 
 
-async def _demo_lan(settings: Settings, home_file: Path | None
+async def _demo_lan(settings: Settings, home_file: Path | None, ip_base: str = DEMO_IP
                     ) -> tuple[SimHome, SimLan | None, list[Device], dict[str, Driver] | None, list[str]]:
     """The demo's home: with `discover_at_start`, the simulated LAN found by one pass on loopback
     (claw.demo_lan); without it, or when loopback multicast is unavailable, the home file's devices only."""
@@ -117,13 +120,13 @@ async def _demo_lan(settings: Settings, home_file: Path | None
         from devices.drivers import build_drivers
         from devices.drivers.http import HttpDriver
 
-        lan = SimLan.load(home_file, ip_base="127.0.0.2")
+        lan = SimLan.load(home_file, ip_base=ip_base)
         try:
             await lan.start()
         except OSError as exc:  # no multicast on this loopback: the demo goes on without its vendor devices
             note = f"no discovery: the simulated LAN could not announce itself on loopback ({exc})"
             log.warning("%s", note)
-            home = SimHome.load(home_file)
+            home = SimHome.load(home_file, ip_base=ip_base)
             return home, None, await asyncio.to_thread(home.start), None, [note]
         devices = list(lan.home.devices)
         drivers = build_drivers(settings.device_timeout)
@@ -135,7 +138,7 @@ async def _demo_lan(settings: Settings, home_file: Path | None
             await lan.stop()
             raise
         return lan.home, lan, devices + found.added, drivers, found.notes
-    home = SimHome.load(home_file)
+    home = SimHome.load(home_file, ip_base=ip_base)
     return home, None, await asyncio.to_thread(home.start), None, []
 
 
@@ -154,8 +157,18 @@ def parcel(home: SimHome, take: bool = False) -> str:
             "left …\" with before/after once the visit is over (the visit gap after they leave).")
 
 
-async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
-    home, lan, devices, drivers, notes = await _demo_lan(settings, home_file)
+def demo_network(settings: Settings, ip_base: str) -> Settings:
+    """The demo's discovery: on loopback, keeping only its own simulated LAN's /24 (another process's
+    simulators announcing on the shared loopback are not this home's), which is also what a sweep covers."""
+    subnet = str(ipaddress.IPv4Network(f"{ip_base}/24", strict=False))
+    discovery = settings.discovery.model_copy(update={"interfaces": ["127.0.0.1"], "subnets": [subnet]})
+    return settings.model_copy(update={"discovery": discovery})
+
+
+async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool,
+                     ip_base: str = DEMO_IP) -> None:
+    settings = demo_network(settings, ip_base)
+    home, lan, devices, drivers, notes = await _demo_lan(settings, home_file, ip_base)
     try:
         cameras = demo_cameras(home)
         claw = Claw(settings, devices=devices, drivers=drivers, cameras=cameras)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 REFUSED = ("Sorry, only the owner can scan the network or add and ignore devices. "
            "Ask them, and I'll be glad to help with the devices already set up.")
 MAX_LISTED = 8
+_SIM_TAG = re.compile(r"\s+\d+-[0-9a-f]{6}$")  # devices.sim.announce's per-process instance tag
 
 
 class DiscoveryChat:
@@ -89,8 +91,10 @@ def scan_reply(report: ScanReport) -> str:
     lines = [f"I scanned {', '.join(report.interfaces)} in {report.seconds:.1f} s and found "
              f"{len(report.sightings)} device(s): {known} already set up, {len(new)} new"
              f"{f', {ignored} ignored' if ignored else ''}."]
+    announced = _announced(report)
     for s in new[:MAX_LISTED]:
-        name = f" “{_shown(s.name)}”" if s.name else ""
+        said = s.name or ("" if s.adapter else announced.get(s.address, ""))
+        name = f" “{_shown(said)}”" if said else ""
         how = s.adapter if s.adapter else "no adapter yet"
         lines.append(f"#{s.index} {_shown(s.what)}{name} at {s.address} ({how})")
     if len(new) > MAX_LISTED:
@@ -104,7 +108,18 @@ def scan_reply(report: ScanReport) -> str:
                      f"say “ignore number {s.index}” if you don't know it.")
     if any(s.adapter and s.identity for s in new):
         lines.append("To add one: “add number N as the desk light in the office”; to hide one: “ignore number N”.")
+    unknown = [s for s in new if not s.adapter]
+    if unknown:
+        called = _shown(_SIM_TAG.sub("", announced.get(unknown[0].address, "")).lower() or "unknown device", 40)
+        lines.append(f"I have no adapter for {'it' if len(unknown) == 1 else 'those'} yet: say “learn the {called}”"
+                     " and I'll work out its local API with read-only requests and ask you before adding it.")
     return "\n".join(lines)
+
+
+def _announced(report: ScanReport) -> dict[str, str]:
+    """The mDNS name each address announced (an unknown device's only name), by address."""
+    found = report.result.found if report.result else []
+    return {f.address: sorted(f.announced)[0] for f in found if f.announced}
 
 
 def list_reply(entries: list[dict[str, Any]]) -> str:

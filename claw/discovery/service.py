@@ -132,6 +132,8 @@ class Discovery:
         for s in sightings:
             if s.status == SUSPECT:
                 log.warning("discovery: suspect device at %s: %s", s.address, s.reason)
+        if refused:  # what lies outside the configured subnets is not offered for learning either
+            result = replace(result, found=found)
         for listener in self.listeners:
             listener(result)
         return ScanReport(sightings, where, result.seconds, [*result.refused, *refused], result, notes)
