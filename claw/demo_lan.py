@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from devices.adapters.pairing import PairingError, describe_pairing, is_hub, pair_hub
 from devices.adapters.spec import AdapterSpec
@@ -32,10 +33,13 @@ class DemoDiscovery:
 
 
 async def discover_demo(lan: SimLan, http: HttpDriver, known: list[Device], *, timeout: float = 1.5,
-                        pair_wait: float = 10.0) -> DemoDiscovery:
+                        pair_wait: float = 10.0, earlier: Sequence[Device] = ()) -> DemoDiscovery:
     """One pass pinned to 127.0.0.1; adds the vendor devices of `lan` that matched an adapter and are not
-    `known` yet (the home file's devices keep their names, rooms and aliases). Announcements of other
-    processes on the shared loopback are left alone: only this demo's own simulators are added."""
+    `known` yet (the home file's devices keep their names, rooms and aliases); one the demo's store kept from
+    an `earlier` run (e.g. the learned pool) keeps its name and room at the address it answers at now.
+    Announcements of other processes on the shared loopback are left alone: only this demo's own simulators
+    are added."""
+    before = {d.id: d for d in earlier}
     started = time.monotonic()
     result = await scan([LOOPBACK], timeout=timeout, specs=http.specs, household_id=lan.household_id)
     out = DemoDiscovery(found=len(result.found))
@@ -50,6 +54,9 @@ async def discover_demo(lan: SimLan, http: HttpDriver, known: list[Device], *, t
         if is_hub(spec):
             out.added.extend(await _pair(lan, http, spec, specs, f.address, f.device_id or "", name, room,
                                          pair_wait, out.notes))
+            continue
+        if f.device_id in before:  # followed by its identity: the simulators listen on new ports each run
+            out.added.append(replace(before[f.device_id], address=f.address))
             continue
         try:
             out.added.append(device_for(f, spec, name=f.identity.get("name") or name, room=room))

@@ -18,6 +18,7 @@ from claw.runtime import Claw
 from claw.web.app import create_app
 from claw.web.auth import bind_warning
 from devices.drivers.base import Driver
+from devices.drivers.http import HttpDriver
 from devices.models import Device
 from devices.sim.home import SimHome
 from devices.sim.lan import SimLan
@@ -118,7 +119,6 @@ async def _demo_lan(settings: Settings, home_file: Path | None, ip_base: str = D
     if settings.discover_at_start:
         from claw.demo_lan import discover_demo
         from devices.drivers import build_drivers
-        from devices.drivers.http import HttpDriver
 
         lan = SimLan.load(home_file, ip_base=ip_base)
         try:
@@ -133,13 +133,41 @@ async def _demo_lan(settings: Settings, home_file: Path | None, ip_base: str = D
         http = drivers["http"]
         assert isinstance(http, HttpDriver)
         try:
-            found = await discover_demo(lan, http, devices)
+            found = await discover_demo(lan, http, devices, earlier=_demo_earlier(settings, http))
         except BaseException:
             await lan.stop()
             raise
         return lan.home, lan, devices + found.added, drivers, found.notes
     home = SimHome.load(home_file, ip_base=ip_base)
     return home, None, await asyncio.to_thread(home.start), None, []
+
+
+def _demo_earlier(settings: Settings, http: HttpDriver) -> list[Device]:
+    """What earlier runs of the demo kept in its store: the devices (followed by identity to where the
+    simulators listen now) and the approved learned adapters (given to `http`, so a learned device matches)."""
+    from devices.adapters.spec import load_spec
+    from devices.errors import AdapterSpecError
+    from memory.store import Store
+
+    if not settings.db_path.exists():
+        return []
+    store = Store(settings.db_path)
+    try:
+        rows, adapters = store.devices_all(), store.adapters_current()
+    finally:
+        store.close()
+    for row in adapters:
+        try:
+            http.add_spec(load_spec(row["spec"]))
+        except AdapterSpecError as exc:
+            log.warning("stored adapter %s v%s no longer loads: %s", row["name"], row["version"], exc)
+    out = []
+    for row in rows:
+        try:
+            out.append(Device.from_dict(row))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("stored device %s is not readable: %s", row.get("id"), exc)
+    return out
 
 
 def parcel(home: SimHome, take: bool = False) -> str:
