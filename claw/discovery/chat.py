@@ -9,14 +9,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from claw.agent.actuator import TurnContext
-from claw.events import TurnResult
+from claw.discovery.chat_sweep import SWEEP_KIND, enable_hint, expires, plan_or_reason, swept_line, swept_scan
+from claw.events import TurnResult, Voice
 from claw.intents.types import Plan
 from claw.permissions import may
+from claw.replies.conversation import confirm_prompt
 from claw.untrusted import shown_text
 from devices.errors import DeviceError
 
 if TYPE_CHECKING:
     from claw.discovery.service import Discovery, ScanReport
+    from memory.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,15 @@ _SIM_TAG = re.compile(r"\s+\d+-[0-9a-f]{6}$")  # devices.sim.announce's per-proc
 class DiscoveryChat:
     """Answers ClawDiscover plans; the Discovery service (zeroconf, soco) is built on first use, not at start."""
 
-    def __init__(self, make: Callable[[], Discovery]) -> None:
+    def __init__(self, make: Callable[[], Discovery], *, store: Store | None = None, ttl: float = 120.0) -> None:
         self._make = make
         self._service: Discovery | None = None
+        self.store = store  # where a sweep's confirmation waits for the owner's YES (none: no sweep by chat)
+        self.ttl = ttl
+
+    def kinds(self) -> dict[str, Any]:
+        """The confirmation kinds answered here, for Confirmations.kinds: the owner's YES to a sweep."""
+        return {SWEEP_KIND: self.swept}
 
     @property
     def service(self) -> Discovery:
@@ -50,7 +59,7 @@ class DiscoveryChat:
         topic = slots["topic"]
         try:
             if topic == "scan":
-                return TurnResult(reply=scan_reply(await self.service.scan()), tier="intent")
+                return await self.scan(ctx)
             if topic == "list":
                 return TurnResult(reply=list_reply(self.service.entries()), tier="intent")
             if topic == "add":
@@ -71,6 +80,32 @@ class DiscoveryChat:
             return TurnResult(reply=f"Which one do you mean: {options}? Say “{verb}”.", tier="intent")
         except (DiscoveryRefused, DeviceError) as exc:
             return TurnResult(reply=_shown(exc, 600), tier="intent")
+
+
+    async def scan(self, ctx: TurnContext) -> TurnResult:
+        """mDNS and SSDP at once; with nmap allowed, first the sweep's range and a question (the YES runs both)."""
+        settings = self.service.settings
+        if not settings.nmap or self.store is None:
+            report = await self.service.scan()
+            return TurnResult(reply=f"{scan_reply(report)}\n{enable_hint(list(settings.subnets))}", tier="intent")
+        planned = await plan_or_reason(self.service)
+        if isinstance(planned, str):  # nmap missing, a subnet refused: say why, and scan without the sweep
+            report = await self.service.scan()
+            return TurnResult(reply=f"{scan_reply(report)}\nI did not sweep with nmap: {_shown(planned, 300)}",
+                              tier="intent")
+        payload, what = planned
+        self.store.confirmation_add(ctx.confirm_as, what, payload, expires(self.ttl))
+        return TurnResult(reply=confirm_prompt(what, "", self.ttl, Voice()), tier="intent")
+
+    async def swept(self, ctx: TurnContext, payload: dict[str, Any], voice: Voice) -> TurnResult:
+        """The owner's YES to a sweep: the scan with the approved subnets (checked again before nmap runs)."""
+        if not may(ctx.standing, "discovery"):
+            return TurnResult(reply=REFUSED, tier="confirm")
+        report = await swept_scan(self.service, payload)
+        if isinstance(report, str):
+            return TurnResult(reply=f"I did not sweep: {_shown(report, 300)}", tier="confirm")
+        lines = [swept_line(report), scan_reply(report)]
+        return TurnResult(reply="\n".join(line for line in lines if line), tier="confirm")
 
 
 def _shown(text: object, limit: int = 64) -> str:
