@@ -145,7 +145,7 @@ def scan_reply(report: ScanReport) -> str:
         lines.append("To add one: “add number N as the desk light in the office”; to hide one: “ignore number N”.")
     unknown = [s for s in new if not s.adapter]
     if unknown:
-        called = _shown(_SIM_TAG.sub("", announced.get(unknown[0].address, "")).lower() or "unknown device", 40)
+        called = _shown(announced.get(unknown[0].address, "").lower() or "unknown device", 40)
         lines.append(f"I have no adapter for {'it' if len(unknown) == 1 else 'those'} yet: say “learn the {called}”"
                      " and I'll work out its local API with read-only requests and ask you before adding it.")
     return "\n".join(lines)
@@ -154,7 +154,7 @@ def scan_reply(report: ScanReport) -> str:
 def _announced(report: ScanReport) -> dict[str, str]:
     """The mDNS name each address announced (an unknown device's only name), by address."""
     found = report.result.found if report.result else []
-    return {f.address: sorted(f.announced)[0] for f in found if f.announced}
+    return {f.address: _SIM_TAG.sub("", sorted(f.announced)[0]) for f in found if f.announced}
 
 
 def list_reply(entries: list[dict[str, Any]]) -> str:
