@@ -92,6 +92,11 @@ def test_scan_learn_approve_and_set_the_pool_in_a_running_demo(tmp_path: Path) -
     with serving(tmp_path, "demo", "--port", "0", "--no-console", "--sim-ip", sim_ip) as url:
         chat = Chat(url)
         moved = chat.device("pool")
+        for _ in range(3):  # both start passes missed it (a loaded machine): a scan follows it by identity too
+            if moved["address"] != pool:
+                break
+            chat.say("scan my network")
+            moved = chat.device("pool")
         assert moved["address"] != pool and moved["address"].startswith(lan) and moved["adapter"] == "poolpilot"
         reply = chat.say("set the pool to 25 degrees")  # trusted now, inside the safe range: no question
         assert "YES" not in reply, reply
