@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import time
@@ -188,9 +187,9 @@ def parcel(home: SimHome, take: bool = False) -> str:
 def demo_network(settings: Settings, ip_base: str) -> Settings:
     """The demo's discovery: on loopback, keeping only its own simulated LAN's /24 (another process's
     simulators announcing on the shared loopback are not this home's), which is also what a sweep covers."""
-    subnet = str(ipaddress.IPv4Network(f"{ip_base}/24", strict=False))
-    discovery = settings.discovery.model_copy(update={"interfaces": ["127.0.0.1"], "subnets": [subnet]})
-    return settings.model_copy(update={"discovery": discovery})
+    from claw.discovery.settings import on_demo_lan
+
+    return settings.model_copy(update={"discovery": on_demo_lan(settings.discovery, ip_base)})
 
 
 async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool,
