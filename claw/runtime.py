@@ -167,7 +167,9 @@ class Claw:
                              default_area=settings.default_area, ttl=settings.safety.confirm_seconds)
         self.handler.timers = self.timers
         self.handler.confirmations.kinds.update(self.timers.kinds())
-        self.handler.discovery = DiscoveryChat(self._discovery)  # "scan my network": built on first use
+        self.handler.discovery = DiscoveryChat(self._discovery, store=self.store,  # "scan my network": built
+                                               ttl=settings.safety.confirm_seconds)  # on first use
+        self.handler.confirmations.kinds.update(self.handler.discovery.kinds())  # YES to an nmap sweep
         self.learning = _learning(self, settings)  # learning unknown devices by chat (claw.learn)
         self.learning.service.scanner = self._scan_for_learning  # one discovery service, one record of scans
         self._stop = asyncio.Event()

@@ -17,11 +17,14 @@ from claw.runtime import Claw
 from claw.web.app import create_app
 from claw.web.auth import bind_warning
 from devices.drivers.base import Driver
+from devices.drivers.http import HttpDriver
 from devices.models import Device
 from devices.sim.home import SimHome
 from devices.sim.lan import SimLan
 
 log = logging.getLogger(__name__)
+
+DEMO_IP = "127.0.0.2"  # the demo's first simulated device address (`claw demo --sim-ip` moves it)
 
 
 class _Server(uvicorn.Server):
@@ -108,35 +111,62 @@ def visitor(home: SimHome) -> str:
     return f"a visitor walks in front of {names}; the alert with its picture comes to the web chat in a moment."
 
 
-async def _demo_lan(settings: Settings, home_file: Path | None
+async def _demo_lan(settings: Settings, home_file: Path | None, ip_base: str = DEMO_IP
                     ) -> tuple[SimHome, SimLan | None, list[Device], dict[str, Driver] | None, list[str]]:
     """The demo's home: with `discover_at_start`, the simulated LAN found by one pass on loopback
     (claw.demo_lan); without it, or when loopback multicast is unavailable, the home file's devices only."""
     if settings.discover_at_start:
         from claw.demo_lan import discover_demo
         from devices.drivers import build_drivers
-        from devices.drivers.http import HttpDriver
 
-        lan = SimLan.load(home_file, ip_base="127.0.0.2")
+        lan = SimLan.load(home_file, ip_base=ip_base)
         try:
             await lan.start()
         except OSError as exc:  # no multicast on this loopback: the demo goes on without its vendor devices
             note = f"no discovery: the simulated LAN could not announce itself on loopback ({exc})"
             log.warning("%s", note)
-            home = SimHome.load(home_file)
+            home = SimHome.load(home_file, ip_base=ip_base)
             return home, None, await asyncio.to_thread(home.start), None, [note]
         devices = list(lan.home.devices)
         drivers = build_drivers(settings.device_timeout)
         http = drivers["http"]
         assert isinstance(http, HttpDriver)
         try:
-            found = await discover_demo(lan, http, devices)
+            found = await discover_demo(lan, http, devices, earlier=_demo_earlier(settings, http))
         except BaseException:
             await lan.stop()
             raise
         return lan.home, lan, devices + found.added, drivers, found.notes
-    home = SimHome.load(home_file)
+    home = SimHome.load(home_file, ip_base=ip_base)
     return home, None, await asyncio.to_thread(home.start), None, []
+
+
+def _demo_earlier(settings: Settings, http: HttpDriver) -> list[Device]:
+    """What earlier runs of the demo kept in its store: the devices (followed by identity to where the
+    simulators listen now) and the approved learned adapters (given to `http`, so a learned device matches)."""
+    from devices.adapters.spec import load_spec
+    from devices.errors import AdapterSpecError
+    from memory.store import Store
+
+    if not settings.db_path.exists():
+        return []
+    store = Store(settings.db_path)
+    try:
+        rows, adapters = store.devices_all(), store.adapters_current()
+    finally:
+        store.close()
+    for row in adapters:
+        try:
+            http.add_spec(load_spec(row["spec"]))
+        except AdapterSpecError as exc:
+            log.warning("stored adapter %s v%s no longer loads: %s", row["name"], row["version"], exc)
+    out = []
+    for row in rows:
+        try:
+            out.append(Device.from_dict(row))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("stored device %s is not readable: %s", row.get("id"), exc)
+    return out
 
 
 def parcel(home: SimHome, take: bool = False) -> str:
@@ -154,8 +184,18 @@ def parcel(home: SimHome, take: bool = False) -> str:
             "left …\" with before/after once the visit is over (the visit gap after they leave).")
 
 
-async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool) -> None:
-    home, lan, devices, drivers, notes = await _demo_lan(settings, home_file)
+def demo_network(settings: Settings, ip_base: str) -> Settings:
+    """The demo's discovery: on loopback, keeping only its own simulated LAN's /24 (another process's
+    simulators announcing on the shared loopback are not this home's), which is also what a sweep covers."""
+    from claw.discovery.settings import on_demo_lan
+
+    return settings.model_copy(update={"discovery": on_demo_lan(settings.discovery, ip_base)})
+
+
+async def serve_demo(settings: Settings, *, home_file: Path | None, port: int | None, console: bool,
+                     ip_base: str = DEMO_IP) -> None:
+    settings = demo_network(settings, ip_base)
+    home, lan, devices, drivers, notes = await _demo_lan(settings, home_file, ip_base)
     try:
         cameras = demo_cameras(home)
         claw = Claw(settings, devices=devices, drivers=drivers, cameras=cameras)

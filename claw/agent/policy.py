@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from claw.config import SafetySettings
@@ -25,8 +25,11 @@ def assess(device: Device, command: str, args: dict[str, Any], safety: SafetySet
     """The risk of one command on one device, or None when it may run without asking."""
     name = device.name
     if device.attrs.get("adapter_trusted") is False:  # learned by the claw: its first write needs a YES
-        return Risk(_phrase(device, command, args),
-                    f"the first command through the newly learned adapter {device.adapter or ''}".rstrip())
+        first = f"the first command through the newly learned adapter {device.adapter or ''}".rstrip()
+        attrs = {k: v for k, v in device.attrs.items() if k != "adapter_trusted"}
+        other = assess(replace(device, attrs=attrs), command, args, safety)  # one YES, told every reason
+        return Risk(other.what if other else _phrase(device, command, args),
+                    f"{first}; {other.reason}" if other else first)
     if device.kind == Kind.LOCK and command == "unlock":
         return Risk(f"unlock the {name}", "unlocking a door")
     if device.kind == Kind.GARAGE and command in ("open", "close", "set_position"):

@@ -19,6 +19,7 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
     """One turn: store, handle, reply through the outbox; returns the --json shape. Input over the cap is a
     ClawError before anything starts."""
     from claw.channels.console import too_long
+    from claw.discovery.settings import on_demo_lan
     from claw.events import InboundMessage
     from claw.runtime import Claw
     from claw.turn_json import turn_json
@@ -28,6 +29,8 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
     if refusal:
         raise ClawError(refusal)
     home = SimHome.load(home_file, ip_base=random_loopback_base()) if demo else None
+    if home is not None:  # "scan my network" finds this home's simulators, not other processes'
+        settings = settings.model_copy(update={"discovery": on_demo_lan(settings.discovery, home.ip_base)})
     devices = await asyncio.to_thread(home.start) if home else []
     claw = Claw(settings, devices=devices)
     try:
@@ -50,10 +53,13 @@ async def ask_once(settings: Settings, text: str, *, demo: bool, home_file: Path
 async def run_console(settings: Settings, *, demo: bool, home_file: Path | None) -> None:
     """Start a claw (with a simulated home for --demo) and chat with it on this console until EOF or 'quit'."""
     from claw.channels.console import console_loop
+    from claw.discovery.settings import on_demo_lan
     from claw.runtime import Claw
     from devices.sim.home import SimHome, random_loopback_base
 
     home = SimHome.load(home_file, ip_base=random_loopback_base()) if demo else None
+    if home is not None:  # "scan my network" finds this home's simulators, not other processes'
+        settings = settings.model_copy(update={"discovery": on_demo_lan(settings.discovery, home.ip_base)})
     devices = await asyncio.to_thread(home.start) if home else []
     claw = Claw(settings, devices=devices)
     try:

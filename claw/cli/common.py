@@ -63,8 +63,10 @@ DEMO_LOCATION = (51.4779, 0.0)
 
 def demo_settings(settings: Settings) -> Settings:
     """The settings of `claw demo` (and `claw chat --demo`): the same, with the data dir <data dir>/demo, and the
-    simulated home's location for sunrise/sunset routines unless the config sets one."""
-    update: dict[str, Any] = {"data_dir": settings.data_dir / "demo"}
+    simulated home's location for sunrise/sunset routines unless the config sets one. Its discovery looks on
+    loopback only (where the simulated devices are), never on the configured interfaces or subnets."""
+    discovery = settings.discovery.model_copy(update={"interfaces": ["127.0.0.1"], "subnets": []})
+    update: dict[str, Any] = {"data_dir": settings.data_dir / "demo", "discovery": discovery}
     if settings.routines.latitude is None:
         latitude, longitude = DEMO_LOCATION
         update["routines"] = settings.routines.model_copy(update={"latitude": latitude, "longitude": longitude})

@@ -149,7 +149,8 @@ async def _demo(timeout: float | None, targets: list[str], subnets: list[str], a
     async with SimLan.load() as lan:
         store = Store.memory()
         try:
-            service = Discovery(store, DiscoverySettings(interfaces=["127.0.0.1"]),
+            own = str(ipaddress.IPv4Network(f"{lan.home.ip_base}/24", strict=False))  # not other processes' sims
+            service = Discovery(store, DiscoverySettings(interfaces=["127.0.0.1"], subnets=[own]),
                                 devices=lambda: list(lan.home.devices), household_id=lan.household_id)
             typer.echo("scanning the simulated LAN on 127.0.0.1")
             with Progress(["127.0.0.1"], timeout or 1.0) as progress:

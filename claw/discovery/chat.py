@@ -4,32 +4,43 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from claw.agent.actuator import TurnContext
-from claw.events import TurnResult
+from claw.discovery.chat_sweep import SWEEP_KIND, enable_hint, expires, plan_or_reason, swept_line, swept_scan
+from claw.events import TurnResult, Voice
 from claw.intents.types import Plan
 from claw.permissions import may
+from claw.replies.conversation import confirm_prompt
 from claw.untrusted import shown_text
 from devices.errors import DeviceError
 
 if TYPE_CHECKING:
     from claw.discovery.service import Discovery, ScanReport
+    from memory.store import Store
 
 log = logging.getLogger(__name__)
 
 REFUSED = ("Sorry, only the owner can scan the network or add and ignore devices. "
            "Ask them, and I'll be glad to help with the devices already set up.")
 MAX_LISTED = 8
+_SIM_TAG = re.compile(r"\s+\d+-[0-9a-f]{6}$")  # devices.sim.announce's per-process instance tag
 
 
 class DiscoveryChat:
     """Answers ClawDiscover plans; the Discovery service (zeroconf, soco) is built on first use, not at start."""
 
-    def __init__(self, make: Callable[[], Discovery]) -> None:
+    def __init__(self, make: Callable[[], Discovery], *, store: Store | None = None, ttl: float = 120.0) -> None:
         self._make = make
         self._service: Discovery | None = None
+        self.store = store  # where a sweep's confirmation waits for the owner's YES (none: no sweep by chat)
+        self.ttl = ttl
+
+    def kinds(self) -> dict[str, Any]:
+        """The confirmation kinds answered here, for Confirmations.kinds: the owner's YES to a sweep."""
+        return {SWEEP_KIND: self.swept}
 
     @property
     def service(self) -> Discovery:
@@ -48,7 +59,7 @@ class DiscoveryChat:
         topic = slots["topic"]
         try:
             if topic == "scan":
-                return TurnResult(reply=scan_reply(await self.service.scan()), tier="intent")
+                return await self.scan(ctx)
             if topic == "list":
                 return TurnResult(reply=list_reply(self.service.entries()), tier="intent")
             if topic == "add":
@@ -71,6 +82,32 @@ class DiscoveryChat:
             return TurnResult(reply=_shown(exc, 600), tier="intent")
 
 
+    async def scan(self, ctx: TurnContext) -> TurnResult:
+        """mDNS and SSDP at once; with nmap allowed, first the sweep's range and a question (the YES runs both)."""
+        settings = self.service.settings
+        if not settings.nmap or self.store is None:
+            report = await self.service.scan()
+            return TurnResult(reply=f"{scan_reply(report)}\n{enable_hint(list(settings.subnets))}", tier="intent")
+        planned = await plan_or_reason(self.service)
+        if isinstance(planned, str):  # nmap missing, a subnet refused: say why, and scan without the sweep
+            report = await self.service.scan()
+            return TurnResult(reply=f"{scan_reply(report)}\nI did not sweep with nmap: {_shown(planned, 300)}",
+                              tier="intent")
+        payload, what = planned
+        self.store.confirmation_add(ctx.confirm_as, what, payload, expires(self.ttl))
+        return TurnResult(reply=confirm_prompt(what, "", self.ttl, Voice()), tier="intent")
+
+    async def swept(self, ctx: TurnContext, payload: dict[str, Any], voice: Voice) -> TurnResult:
+        """The owner's YES to a sweep: the scan with the approved subnets (checked again before nmap runs)."""
+        if not may(ctx.standing, "discovery"):
+            return TurnResult(reply=REFUSED, tier="confirm")
+        report = await swept_scan(self.service, payload)
+        if isinstance(report, str):
+            return TurnResult(reply=f"I did not sweep: {_shown(report, 300)}", tier="confirm")
+        lines = [swept_line(report), scan_reply(report)]
+        return TurnResult(reply="\n".join(line for line in lines if line), tier="confirm")
+
+
 def _shown(text: object, limit: int = 64) -> str:
     """Device text (names, what it is, reasons quoting them) made inert for a chat reply."""
     return shown_text(str(text), limit, links=False)
@@ -89,8 +126,10 @@ def scan_reply(report: ScanReport) -> str:
     lines = [f"I scanned {', '.join(report.interfaces)} in {report.seconds:.1f} s and found "
              f"{len(report.sightings)} device(s): {known} already set up, {len(new)} new"
              f"{f', {ignored} ignored' if ignored else ''}."]
+    announced = _announced(report)
     for s in new[:MAX_LISTED]:
-        name = f" “{_shown(s.name)}”" if s.name else ""
+        said = s.name or ("" if s.adapter else announced.get(s.address, ""))
+        name = f" “{_shown(said)}”" if said else ""
         how = s.adapter if s.adapter else "no adapter yet"
         lines.append(f"#{s.index} {_shown(s.what)}{name} at {s.address} ({how})")
     if len(new) > MAX_LISTED:
@@ -104,7 +143,18 @@ def scan_reply(report: ScanReport) -> str:
                      f"say “ignore number {s.index}” if you don't know it.")
     if any(s.adapter and s.identity for s in new):
         lines.append("To add one: “add number N as the desk light in the office”; to hide one: “ignore number N”.")
+    unknown = [s for s in new if not s.adapter]
+    if unknown:
+        called = _shown(announced.get(unknown[0].address, "").lower() or "unknown device", 40)
+        lines.append(f"I have no adapter for {'it' if len(unknown) == 1 else 'those'} yet: say “learn the {called}”"
+                     " and I'll work out its local API with read-only requests and ask you before adding it.")
     return "\n".join(lines)
+
+
+def _announced(report: ScanReport) -> dict[str, str]:
+    """The mDNS name each address announced (an unknown device's only name), by address."""
+    found = report.result.found if report.result else []
+    return {f.address: _SIM_TAG.sub("", sorted(f.announced)[0]) for f in found if f.announced}
 
 
 def list_reply(entries: list[dict[str, Any]]) -> str:

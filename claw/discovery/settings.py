@@ -71,3 +71,10 @@ def primary_ipv4() -> str:
 def interfaces_of(settings: DiscoverySettings) -> list[str]:
     """The interfaces a scan uses: the configured ones, else the primary interface's address."""
     return list(settings.interfaces) or [primary_ipv4()]
+
+
+def on_demo_lan(settings: DiscoverySettings, ip_base: str) -> DiscoverySettings:
+    """A demo's discovery: on loopback, keeping only its own simulated devices' /24 (other processes'
+    simulators announce on the same loopback), which is also what a sweep would cover."""
+    subnet = str(ipaddress.IPv4Network(f"{ip_base}/24", strict=False))
+    return settings.model_copy(update={"interfaces": ["127.0.0.1"], "subnets": [subnet]})
