@@ -52,7 +52,8 @@ def seed(claw: Claw) -> None:
 
 POSTS: list[tuple[str, dict[str, Any]]] = [
     ("/discovery/scan", {}), ("/discovery/add", {"key": "mac:aa:bb:cc:00:00:01", "name": "desk strip"}),
-    ("/discovery/ignore", {"key": "mac:aa:bb:cc:00:00:01"}), ("/discovery/unignore", {"key": "serial:x@127.9.9.9:9000"}),
+    ("/discovery/ignore", {"key": "mac:aa:bb:cc:00:00:01"}),
+    ("/discovery/unignore", {"key": "serial:x@127.9.9.9:9000"}),
     ("/discovery/learn", {"key": "addr:127.9.9.9:8090"}),
     ("/adapters/decide", {"name": "poolpilot", "version": "3", "verdict": "reject"}),
     ("/adapters/rollback", {"name": "poolpilot", "to": "1"})]
@@ -60,7 +61,8 @@ POSTS: list[tuple[str, dict[str, Any]]] = [
 
 def snapshot(claw: Claw) -> tuple[Any, ...]:
     return ([(r["key"], r["status"]) for r in claw.store.discovered_all()],
-            [(r["version"], r["status"]) for r in claw.store.adapter_versions()], sorted(d.id for d in claw.registry.all()))
+            [(r["version"], r["status"]) for r in claw.store.adapter_versions()],
+            sorted(d.id for d in claw.registry.all()))
 
 
 def store_versions(claw: Claw, address: str) -> None:
