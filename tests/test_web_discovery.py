@@ -134,6 +134,8 @@ async def test_add_ignore_and_unignore_go_through_the_discovery_service(client: 
     assert "desk strip" in (await client.get("/home")).text
     r = await client.post("/discovery/ignore", data={"csrf": csrf, "key": "addr:127.9.9.9:8090"}, headers=ok)
     assert r.status_code == 303 and claw.store.discovered_get("addr:127.9.9.9:8090")["status"] == "ignored"
+    said = httpx.URL(r.headers["location"]).params["message"]
+    assert said.startswith("Ignored #2") and "x" * 200 not in said  # its announced name, cut
     assert "Unignore" in (await client.get("/discovery")).text.split('data-key="addr:127.9.9.9:8090"')[1]
     r = await client.post("/discovery/unignore", data={"csrf": csrf, "key": "addr:127.9.9.9:8090"}, headers=ok)
     assert r.status_code == 303 and claw.store.discovered_get("addr:127.9.9.9:8090")["status"] == "new"

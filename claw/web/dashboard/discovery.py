@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from claw.agent.actuator import TurnContext
-from claw.discovery.service import Discovery, label
+from claw.discovery.service import Discovery
+from claw.discovery.service import label as full_label
 from claw.errors import ClawError
 from claw.learn.chat import LEARN_KIND
 from claw.runtime import Claw
@@ -21,11 +22,11 @@ from claw.web.auth import check_write
 from claw.web.dashboard import controls
 from claw.web.dashboard.discovery_view import adapter_rows, entry_row
 from claw.web.dashboard.pages import render
+from devices.drivers.http import untrusted_text
 from devices.errors import DeviceError
 
 router = APIRouter()
 MESSAGE_CAP = 1200
-_SCANS: dict[int, asyncio.Lock] = {}  # one scan at a time per claw
 
 
 def _service(claw: Claw) -> Discovery:
@@ -33,6 +34,11 @@ def _service(claw: Claw) -> Discovery:
     if chat is None:
         raise ClawError("discovery is not available on this claw")
     return chat.service
+
+
+def label(row: dict[str, Any]) -> str:
+    """A discovered row in a message: its announced name is device text, so it is made inert and cut."""
+    return untrusted_text(full_label(row), 160)
 
 
 def _back(message: str, anchor: str = "") -> Response:
@@ -56,7 +62,9 @@ async def discovery(request: Request, message: str = "") -> Response:
 async def scan(request: Request) -> Response:
     """One scan on the configured interfaces (Discovery.scan: recorded, reconciled, moved devices followed)."""
     claw: Claw = request.app.state.claw
-    lock = _SCANS.setdefault(id(claw), asyncio.Lock())
+    lock = getattr(request.app.state, "discovery_scan", None)
+    if lock is None:  # one scan at a time on this app
+        lock = request.app.state.discovery_scan = asyncio.Lock()
     if lock.locked():
         return _back("A scan is already running; this page shows its result when it is done.")
     async with lock:
