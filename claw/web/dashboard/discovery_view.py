@@ -50,10 +50,9 @@ def _spec_row(name: str, spec: AdapterSpec, source: str) -> dict[str, Any]:
 
 def adapter_rows(stored: list[dict[str, Any]], files: dict[str, AdapterSpec],
                  pending: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Every adapter: shipped, hand-written (adapters_dir), learned; each stored version with its status, the
+    """Every adapter: learned, hand-written (adapters_dir), shipped; each stored version with its status, the
     requests it would send, whether it is current, awaiting the owner's YES, or a version to roll back to."""
-    out = [_spec_row(n, s, "shipped") for n, s in sorted(builtin_specs().items())]
-    out += [_spec_row(n, s, "adapters_dir") for n, s in sorted(files.items())]
+    out: list[dict[str, Any]] = []  # learned ones first (what may await the owner), hand-written, shipped
     waiting = None
     if pending is not None and (pending.get("payload") or {}).get("kind") == LEARN_KIND:
         waiting = (pending["payload"].get("name"), pending["payload"].get("version"))
@@ -75,4 +74,5 @@ def adapter_rows(stored: list[dict[str, Any]], files: dict[str, AdapterSpec],
                          and v["version"] < current})
         out.append({"name": _cap(name, 80), "raw_name": name, "source": "learned", "description": "",
                     "versions": rows, "shipped_version": None, "requests": []})
-    return out
+    out += [_spec_row(n, s, "adapters_dir") for n, s in sorted(files.items())]
+    return out + [_spec_row(n, s, "shipped") for n, s in sorted(builtin_specs().items())]
