@@ -29,7 +29,7 @@ def start_lan_claw(data_dir: Path) -> Iterator[Demo]:
     lan = SimLan.load()
     subnet = str(ipaddress.IPv4Network(f"{lan.home.ip_base}/24", strict=False))
     settings = Settings(_env_file=None, data_dir=data_dir, device_timeout=3.0,  # type: ignore[call-arg]
-                        discovery={"interfaces": ["127.0.0.1"], "subnets": [subnet], "timeout": 2.0})
+                        discovery={"interfaces": ["127.0.0.1"], "subnets": [subnet], "timeout": 3.0})
     loop = asyncio.new_event_loop()
     holder: dict[str, Any] = {}
 
@@ -74,8 +74,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     yield from start_lan_claw(tmp_path_factory.mktemp("lan") / "data")
 
 
-def scan_now(page: Any, demo: Demo) -> str:
-    """Press Scan now: the button waits with a spinner, then the page shows the scan's result."""
+def scan_now(page: Any, demo: Demo, *expected: str) -> str:
+    """Press Scan now: the button waits with a spinner, then the page shows the scan's result. mDNS over a
+    loaded machine's loopback can drop an answer, as on a real LAN: the owner would scan again, and so does
+    this, at most three times, until the `expected` addresses are listed."""
+    for _ in range(3):
+        text = _scan_once(page, demo)
+        if all(row(page, address).count() for address in expected):
+            break
+    return text
+
+
+def _scan_once(page: Any, demo: Demo) -> str:
     page.goto(f"{demo.url}/discovery")
     form = "document.querySelector('#scan form')"
     # hold the submission once to see the page's waiting state (dash.js runs first), then send it for real
@@ -103,8 +113,8 @@ def test_scan_add_one_and_ignore_another(browser: Any, demo: Demo, collector: Co
     page = sign_in(browser, demo, collector, viewport)
     page.get_by_role("link", name="Discovery").click()
     page.wait_for_url(f"{demo.url}/discovery")
-    scan_now(page, demo)
     strip = lan.vendors["desk strip"]
+    scan_now(page, demo, *(sim.address for sim in lan.vendors.values()))
     entry = row(page, strip.address)
     assert "wled" in entry.inner_text()
     kitchen = lan.home.http["kitchen light"]
@@ -131,7 +141,7 @@ def test_scan_add_one_and_ignore_another(browser: Any, demo: Demo, collector: Co
     page.locator("#message", has_text="Ignored").wait_for()
     assert row(page, other.address).get_attribute("data-status") == "ignored"
     assert row(page, other.address).get_by_role("button", name="Add").count() == 0
-    scan_now(page, demo)
+    scan_now(page, demo, other.address)
     assert row(page, other.address).get_attribute("data-status") == "ignored"
     page.context.close()
 
@@ -143,7 +153,7 @@ def test_learn_the_pool_approve_its_draft_and_roll_back(browser: Any, demo: Demo
     pool = lan.vendors["Pool Controller"]
     store = demo.claw.store
     page = sign_in(browser, demo, collector, viewport)
-    scan_now(page, demo)
+    scan_now(page, demo, pool.address)
     entry = row(page, pool.address)
     if viewport is DESKTOP:
         assert "unknown" in entry.inner_text() and entry.get_by_role("button", name="Add").count() == 0
