@@ -1,8 +1,8 @@
-"""The dashboard's Discovery page over HTTP: owner-only, CSRF and Origin on every POST, add / ignore / unignore
-of stored scan rows, adapters with their versions, draft requests, reject and rollback; device text inert."""
+"""The Discovery page over HTTP: owner-only, CSRF/Origin on every POST, add/ignore, adapters, approve, rollback."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from claw.learn.chat import LEARN_KIND
 from claw.runtime import Claw
 from claw.web.app import create_app
 from claw.web.auth import COOKIE
 from claw.web.dashboard.discovery_view import FIELD_CAP
+from devices.models import Device, Kind
 from devices.sim.home import random_loopback_base
 from devices.sim.pool import SimPool
 from tests.test_learn_adapters import spec_text
@@ -174,3 +176,39 @@ async def test_adapters_versions_reject_and_rollback(client: httpx.AsyncClient, 
     r = await client.post("/adapters/rollback", data={"csrf": csrf, "name": "poolpilot", "to": "1"},
                           headers={"Origin": BASE})
     assert "not earlier" in httpx.URL(r.headers["location"]).params["message"]
+
+
+def offer(claw: Claw, pool: SimPool, version: int) -> None:
+    """The confirmation the learn chat's offer holds for a draft (payload as claw.learn.chat builds it)."""
+    device = Device(id=f"learned:{pool.address}", name="pool", kind=Kind.CLIMATE, room=None,
+                    capabilities=frozenset({"temperature"}), driver="http", address=pool.address, adapter="poolpilot",
+                    attrs={"adapter_trusted": False, "adapter_version": version})
+    payload = {"kind": LEARN_KIND, "name": "poolpilot", "version": version, "device": device.to_dict()}
+    claw.store.confirmation_add(claw.settings.owner, f"approve the adapter “poolpilot” v{version} and add “pool”",
+                                payload, time.time() + 300)
+
+
+async def test_approve_and_reject_answer_the_chats_own_confirmation(client: httpx.AsyncClient, claw: Claw,
+                                                                    pool: SimPool) -> None:
+    csrf = await sign_in(client, claw)
+    store_versions(claw, pool.address)
+    offer(claw, pool, 3)
+    draft = (await client.get("/discovery")).text.split('data-adapter="poolpilot"', 1)[1].split('data-version="2"')[0]
+    assert "Awaiting your answer" in draft and ">Approve</button>" in draft
+    r = await client.post("/adapters/decide", data={"csrf": csrf, "name": "poolpilot", "version": "3",
+                                                    "verdict": "reject"}, headers={"Origin": BASE})
+    assert r.status_code == 303 and claw.store.adapter_versions("poolpilot")[2]["status"] == "rejected"
+    assert claw.store.confirmation_latest(claw.settings.owner)["status"] == "declined"
+    claw.store.adapter_version_add("poolpilot", spec_text(pool.address), source="learned", status="draft",
+                                   host=pool.address)
+    offer(claw, pool, 4)
+    r = await client.post("/adapters/decide", data={"csrf": csrf, "name": "poolpilot", "version": "4",
+                                                    "verdict": "approve"}, headers={"Origin": BASE})
+    said = httpx.URL(r.headers["location"]).params["message"]
+    assert said.startswith("Done: adapter “poolpilot” v4 is approved"), said
+    assert claw.store.adapter_current("poolpilot")["version"] == 4
+    assert claw.store.confirmation_latest(claw.settings.owner)["status"] == "confirmed"
+    assert claw.registry.get(f"learned:{pool.address}").name == "pool"
+    r = await client.post("/adapters/decide", data={"csrf": csrf, "name": "poolpilot", "version": "4",
+                                                    "verdict": "approve"}, headers={"Origin": BASE})
+    assert "not awaiting your approval" in httpx.URL(r.headers["location"]).params["message"]

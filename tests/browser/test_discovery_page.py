@@ -1,6 +1,4 @@
-"""The Discovery page in a real browser (desktop and phone): Scan now on a simulated LAN on random loopback,
-add a device and see it on Home, ignore one, learn the pool controller (the demo's built-in draft through the
-learn service), its requests shown and approved from the page, then a rollback."""
+"""The Discovery page in chromium (desktop, phone): scan a simulated LAN, add, ignore, learn, approve, rollback."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The Discovery page: the last scan's devices (scan, add, ignore, learn) and every adapter's versions
-(a draft's requests, approve / reject through the code's own confirmation, rollback)."""
+"""The Discovery page: last scan's devices (scan, add, ignore, learn); adapters (approve/reject, rollback)."""
 
 from __future__ import annotations
 
