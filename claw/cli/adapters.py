@@ -116,11 +116,12 @@ def rollback_command(name: NameArg, to: Annotated[int | None, typer.Option(
         "--to", help="The version to go back to (default: the approved one before the current).")] = None) -> None:
     """Make an earlier approved version of a learned adapter current again (a running claw uses it after a
     restart)."""
+    from claw.learn.service import LearnError, rollback
+
     with _store() as store:
-        before = store.adapter_current(name)
         try:
-            row = store.adapter_rollback(name, to)
-        except ValueError as exc:
+            before, row = rollback(store, name, to)
+        except LearnError as exc:
             fail(exc)
     typer.echo(f"{name}: v{row['version']} is current again (v{(before or {}).get('version')} and any later "
                "approved version rolled back); restart the claw to use it")

@@ -9,7 +9,7 @@ from typing import Any
 from claw.agent.actuator import TurnContext
 from claw.events import TurnResult, Voice
 from claw.intents.types import Plan
-from claw.learn.service import DEMO_NOTE, LearnError, LearnService
+from claw.learn.service import DEMO_NOTE, LearnError, LearnService, Proposal
 from claw.replies.conversation import confirm_prompt
 from devices.errors import DeviceError
 
@@ -58,6 +58,11 @@ class LearnChat:
             return TurnResult(reply="\n".join(p for p in (lead, str(exc)) if p), tier="intent")
         except DeviceError as exc:
             return TurnResult(reply="\n".join(p for p in (lead, f"Scanning failed: {exc}") if p), tier="intent")
+        return TurnResult(reply="\n".join(p for p in (lead, self.offer(ctx, proposal, voice)) if p), tier="intent")
+
+    def offer(self, ctx: TurnContext, proposal: Proposal, voice: Voice) -> str:
+        """Hold the code's own confirmation for a stored draft (chat and the dashboard's Learn both come
+        here); returns the owner's summary with the prompt."""
         spec, device = proposal.draft.spec, proposal.device
         what = (f"approve the adapter “{spec.name}” v{proposal.version} and add “{device.name}” "
                 f"({device.address})")
@@ -66,9 +71,9 @@ class LearnChat:
         how = DEMO_NOTE if proposal.demo else (
             f"I explored it with {len(proposal.exploration.sent())} read-only requests and the language model "
             f"drafted this in {proposal.calls} call(s); I checked it against what the device answered.")
-        reply = [lead, how, proposal.summary,
+        reply = [how, proposal.summary,
                  f"Its first command will still ask for your YES. {confirm_prompt(what, '', self.ttl, voice)}"]
-        return TurnResult(reply="\n".join(p for p in reply if p), tier="intent")
+        return "\n".join(reply)
 
     async def answer(self, ctx: TurnContext, payload: dict[str, Any], voice: Voice) -> TurnResult:
         """The owner's YES (or "approve"): the stored draft version is approved and the device added."""

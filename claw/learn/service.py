@@ -253,6 +253,30 @@ class LearnService:
     def reject(self, name: str, version: int, by: str) -> None:
         self.store.adapter_version_set(name, version, "rejected", approved_by=by)
 
+    def rollback(self, name: str, to: int | None = None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """`rollback` below, and the running HTTP driver given the version now current (no restart needed)."""
+        before, row = rollback(self.store, name, to)
+        if self.driver is not None:
+            try:
+                self.driver.add_spec(load_spec(row["spec"]))
+            except AdapterSpecError as exc:
+                log.warning("rolled-back adapter %s v%s does not load: %s", name, row["version"], exc)
+        return before, row
+
+
+def rollback(store: Store, name: str, to: int | None = None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Make an earlier approved version of a learned adapter current again (`to`, default the approved one
+    before the current); every later approved version becomes rolled_back. Returns (the version current
+    before, the one current now); LearnError when there is nothing to go back to. `claw adapters rollback`
+    and the dashboard both come here."""
+    before = store.adapter_current(name)
+    try:
+        row = store.adapter_rollback(name, to)
+    except ValueError as exc:
+        raise LearnError(str(exc)) from None
+    log.info("adapter %s rolled back from v%s to v%s", name, (before or {}).get("version"), row["version"])
+    return before, row
+
 
 def file_specs(folder: Path | None, reserved: set[str]) -> dict[str, AdapterSpec]:
     """The hand-written specs (*.yaml, *.yml) in `folder`; a broken one, or one taking a shipped adapter's name,

@@ -13,7 +13,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from claw.web.auth import COOKIE, Sessions
 
 NAV = [("home", "Home"), ("chat", "Chat"), ("cameras", "Cameras"), ("routines", "Routines"),
-       ("memory", "Memory"), ("soul", "Soul"), ("activity", "Activity"), ("status", "Status")]
+       ("memory", "Memory"), ("soul", "Soul"), ("discovery", "Discovery"), ("activity", "Activity"),
+       ("status", "Status")]
 
 
 def _when(ts: float | None) -> str:

@@ -41,6 +41,15 @@
     if (!j) return;
     if (j.confirm) ask(j.confirm); else say(j.reply);
   }
+  // a long POST (a scan, learning): the button waits with a spinner until the page comes back
+  document.querySelectorAll("form[data-busy]").forEach(function (f) {
+    f.addEventListener("submit", function () {
+      const b = f.querySelector("button");
+      if (b) { b.disabled = true; b.textContent = f.dataset.busy; b.classList.add("busy"); }
+      const s = f.parentElement.querySelector(".spinner");
+      if (s) s.hidden = false;
+    });
+  });
   document.querySelectorAll("button[data-act]").forEach(function (b) { b.onclick = function () { act(b); }; });
   document.querySelectorAll("input[data-act]").forEach(function (i) { i.onchange = function () { act(i); }; });
   // live states
