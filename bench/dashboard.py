@@ -3,7 +3,7 @@
 Usage: python bench/dashboard.py [--loads 5] [--changes 20]
 Prints, per page: its weight without images (HTML + CSS + JS as transferred, uncompressed) and first render
 (first-contentful-paint after navigation with a warm cache, median of `--loads`); then how long a device change
-made at the simulator takes to show in an open Home page (the claw reads states every 0.05 s while a page
+made at the simulator takes to show in an open Home page (the claw reads states every 0.1 s while a page
 listens; SSE pushes the change): p50 / p95 / max over `--changes` changes, from the change to the DOM update.
 Issue targets: a page <= 200 KB without images; first render <= 300 ms; device change -> page <= 200 ms.
 """
