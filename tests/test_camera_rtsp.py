@@ -5,15 +5,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from devices.errors import CameraUnavailable
 from devices.sim.rtsp_server import RtspSimCamera, missing
 from devices.vision.source import CaptureSource, guess_kind, open_source
-from devices.vision.watcher import CameraStatus, CameraWatcher, VisitBegan, WatchEvent, WatchOptions
+from devices.vision.watcher import CameraWatcher, WatchOptions
+from tests.watching import Collector, wait_until
 
 WHY = missing("h264")
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no RTSP simulator here: {WHY}")
@@ -31,32 +31,9 @@ def rtsp() -> Iterator[RtspSimCamera]:
     cam.stop()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.events: list[WatchEvent] = []
-        self.lock = threading.Lock()
 
-    def __call__(self, event: WatchEvent) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def statuses(self) -> list[bool]:
-        with self.lock:
-            return [e.online for e in self.events if isinstance(e, CameraStatus)]
-
-    def visits(self) -> list[VisitBegan]:
-        with self.lock:
-            return [e for e in self.events if isinstance(e, VisitBegan)]
 
 
 @pytest.mark.parametrize("codec", ["h264", "jpeg"])

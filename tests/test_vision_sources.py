@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -16,7 +15,8 @@ from devices.errors import CameraUnavailable
 from devices.sim.camera import SimCamera
 from devices.sim.camera_scene import SceneOptions
 from devices.vision.source import CaptureSource, Frame, SnapshotSource, guess_kind, open_source, redact
-from devices.vision.watcher import CameraStatus, CameraWatcher, VisitBegan, WatchEvent, WatchOptions
+from devices.vision.watcher import CameraWatcher, VisitBegan, WatchOptions
+from tests.watching import Collector, wait_until
 
 
 @pytest.fixture
@@ -26,14 +26,6 @@ def camera() -> Iterator[SimCamera]:
     cam.stop()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def test_opencv_reads_the_mjpeg_stream(camera: SimCamera) -> None:
@@ -88,18 +80,7 @@ def test_the_control_endpoint_sends_a_visitor(camera: SimCamera) -> None:
     assert camera.scene.visitor_x(r.json()["visitor_at"] + 2.0) is not None
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.events: list[WatchEvent] = []
-        self.lock = threading.Lock()
 
-    def __call__(self, event: WatchEvent) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def statuses(self) -> list[bool]:
-        with self.lock:
-            return [e.online for e in self.events if isinstance(e, CameraStatus)]
 
 
 @pytest.mark.parametrize("kind", ["mjpeg", "snapshot"])
