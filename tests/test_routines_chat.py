@@ -4,19 +4,16 @@ intent engine and the owner's YES), then run on the simulated home with a hand-d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from claw.events import InboundMessage, TurnResult
 from claw.routines.clock import ManualClock
 from claw.routines.model import UTC, DeviceStep, Routine, SayStep
 from claw.routines.triggers import describe_trigger, next_fire
 from claw.runtime import Claw
 from devices.sim.home import SimHome
-from tests.conftest import make_settings
+from tests.module_claw import clocked_claw, say
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # every test uses the module's claw
 LONDON = "Europe/London"
@@ -79,36 +76,7 @@ PHRASES: list[tuple[str, str, list[tuple[str, ...] | tuple[str, str, dict[str, A
 ]
 
 
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def claw(shared_home: SimHome, tmp_path_factory: pytest.TempPathFactory,
-               clock: ManualClock) -> AsyncIterator[Claw]:
-    settings = make_settings(tmp_path_factory.mktemp("chat"), device_timeout=2.0,
-                             routines={"timezone": LONDON, "latitude": 51.5, "longitude": -0.12})
-    c = Claw(settings, devices=shared_home.devices, clock=clock)
-    await c.start(routines=False)
-    yield c
-    await c.stop()
-
-
-@pytest.fixture
-def home(shared_home: SimHome, claw: Claw, clock: ManualClock) -> SimHome:
-    shared_home.reset()
-    clock.set(T0)
-    for routine in claw.routines.list():
-        claw.routines.delete(routine.id)
-    for scene in claw.scenes.names():
-        claw.scenes.delete(scene)
-    return shared_home
-
-
-async def say(claw: Claw, text: str, sender: str | None = None, standing: str = "owner") -> TurnResult:
-    return await claw.agent.ask(InboundMessage("web", sender or claw.settings.owner, text,
-                                               standing=standing))  # type: ignore[arg-type]
+clock, claw, home = clocked_claw(T0, "chat")
 
 
 def owner_messages(claw: Claw) -> list[str]:

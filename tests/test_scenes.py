@@ -4,53 +4,21 @@ risky contents held for the owner's YES (by chat) or confirmed at a routine's cr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
-from claw.events import InboundMessage, TurnResult
 from claw.routines.clock import ManualClock
 from claw.routines.model import UTC, SceneStep
 from claw.routines.triggers import next_fire
 from claw.runtime import Claw
 from devices.sim.home import SimHome
-from tests.conftest import make_settings
+from tests.module_claw import clocked_claw, say
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # every test uses the module's claw
 T0 = dt.datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def claw(shared_home: SimHome, tmp_path_factory: pytest.TempPathFactory,
-               clock: ManualClock) -> AsyncIterator[Claw]:
-    settings = make_settings(tmp_path_factory.mktemp("scenes"), device_timeout=2.0,
-                             routines={"timezone": "Europe/London", "latitude": 51.5, "longitude": -0.12})
-    c = Claw(settings, devices=shared_home.devices, clock=clock)
-    await c.start(routines=False)
-    yield c
-    await c.stop()
-
-
-@pytest.fixture
-def home(shared_home: SimHome, claw: Claw, clock: ManualClock) -> SimHome:
-    shared_home.reset()
-    clock.set(T0)
-    for routine in claw.routines.list():
-        claw.routines.delete(routine.id)
-    for scene in claw.scenes.names():
-        claw.scenes.delete(scene)
-    return shared_home
-
-
-async def say(claw: Claw, text: str, sender: str | None = None, standing: str = "owner") -> TurnResult:
-    return await claw.agent.ask(InboundMessage("web", sender or claw.settings.owner, text,
-                                               standing=standing))  # type: ignore[arg-type]
+clock, claw, home = clocked_claw(T0, "scenes")
 
 
 async def test_a_room_saved_as_a_scene_comes_back_by_its_name(claw: Claw, home: SimHome) -> None:
