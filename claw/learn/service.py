@@ -82,17 +82,16 @@ class LearnService:
     """Owner-only learning, shared by chat and the CLI; keeps the last ScanResult of this process."""
 
     def __init__(self, store: Store, registry: Registry | None, driver: HttpDriver | None, llm: LLMClient | None,
-                 settings: Settings, *, interfaces: list[str] | None = None) -> None:
+                 settings: Settings) -> None:
         self.store = store
         self.registry = registry
         self.driver = driver
         self.llm = llm
         self.settings = settings
-        discovery = getattr(settings, "discovery", None)
-        self.interfaces = interfaces or list(getattr(discovery, "interfaces", None) or ["127.0.0.1"])
         self.last_scan: ScanResult | None = None
-        self.scan_timeout = 1.0
-        self.scanner: Callable[[], Awaitable[ScanResult]] | None = None  # set by the runtime (claw.discovery)
+        # the claw's discovery service (claw.discovery: configured interfaces and subnets, recorded by identity);
+        # set by the runtime, which also has that service call `remember` after every scan
+        self.scanner: Callable[[], Awaitable[ScanResult]] | None = None
 
     # adapters ---------------------------------------------------------------------------------------------
     def reserved(self) -> set[str]:
@@ -120,15 +119,10 @@ class LearnService:
         self.last_scan = result
 
     async def scan(self) -> ScanResult:
-        """One discovery pass: through `scanner` (the claw's discovery service, which records what it saw and
-        calls `remember`) when set, else on the configured interfaces (zeroconf and soco import only now)."""
-        from devices.discovery.scan import scan
-
-        if self.scanner is not None:
-            self.last_scan = await self.scanner()
-            return self.last_scan
-        specs = {**builtin_specs(), **(self.driver.specs if self.driver else {})}  # learned ones match too
-        self.last_scan = await scan(self.interfaces, timeout=self.scan_timeout, specs=specs)
+        """One discovery pass through the claw's discovery service (one scanner, one record of what was seen)."""
+        if self.scanner is None:
+            raise LearnError("Scanning is not available here: run `claw discover` or ask a running claw.")
+        self.last_scan = await self.scanner()
         return self.last_scan
 
     def unknown(self) -> list[Found]:
