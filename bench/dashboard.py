@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -82,6 +83,38 @@ def change_latency(page: Any, url: str, device: str, light: str, changes: int) -
     return out
 
 
+def control_latency(page: Any, device: str, changes: int) -> list[float]:
+    """Milliseconds from a click on the Home page's On / Off button (the click event in the page) to the page
+    showing the new state (the POST,
+    the claw's actuator and policy, the command, the read it wakes at once, the SSE message)."""
+    card = page.locator(f'.device[data-device="{device}"]')
+    page.evaluate("""() => document.addEventListener("click",
+        () => { window.__clicked = performance.timeOrigin + performance.now(); }, true)""")
+    out = []
+    for i in range(changes):
+        want = "on" if i % 2 == 0 else "off"
+        time.sleep(0.3)
+        mark = page.evaluate("() => window.__seen.length")
+        card.get_by_role("button", name="On" if want == "on" else "Off", exact=True).click()
+        found = "([mark, want]) => window.__seen.slice(mark).find(s => s[1].startsWith(want))"
+        page.wait_for_function(found, arg=[mark, want])
+        out.append(float(page.evaluate(f"a => ({found})(a)[0] - window.__clicked", [mark, want])))
+    return out
+
+
+def states_in_html(page: Any, url: str) -> tuple[int, int]:
+    """(devices whose state the Home page's HTML already carries for its first paint, devices on the page)."""
+    html = page.context.request.get(f"{url}/home").text()
+    known = json.loads(html.split('<script type="application/json" id="states">', 1)[1].split("</script>", 1)[0])
+    return len(known), html.count("data-state-of=")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve() -> None:
     """The child process: the demo's home and a claw serving it; one JSON line out, then until stdin closes."""
     gen = start_demo(Path(tempfile.mkdtemp(prefix="claw-bench-")) / "data")
@@ -137,6 +170,23 @@ def main() -> None:
             lat = change_latency(page, demo["url"], demo["device"], demo["light"], args.changes)
             print(f"device change -> open page: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
                   f"max {max(lat):.0f} ms over {len(lat)} changes (target <= 200)")
+            lat = control_latency(page, demo["device"], args.changes)
+            print(f"click On/Off -> page shows it: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
+                  f"max {max(lat):.0f} ms over {len(lat)} clicks")
+            time.sleep(1)
+            before, t0 = cpu_seconds(child.pid), time.monotonic()
+            time.sleep(10)
+            busy = (cpu_seconds(child.pid) - before) / (time.monotonic() - t0)
+            print(f"the claw's CPU while one Home page is open and idle: {busy:.0%} of one core "
+                  "(every device read every 0.1 s)")
+            page.goto("about:blank")
+            time.sleep(11)  # the live loops linger 10 s after the last page closes
+            before, t0 = cpu_seconds(child.pid), time.monotonic()
+            time.sleep(5)
+            print(f"... and with no page open: {(cpu_seconds(child.pid) - before) / (time.monotonic() - t0):.0%}")
+            shown, total = states_in_html(page, demo["url"])
+            print(f"Home's HTML, 15 s after the last page closed: {shown} of {total} device states in it for the "
+                  "first paint (what the claw knows; nothing is read during the request)")
             browser.close()
     finally:
         child.stdin.close()

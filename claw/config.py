@@ -68,6 +68,8 @@ class WebSettings(Section):
     # Host header names the web app answers to (any port); others get 400 (DNS rebinding). web.host and the
     # host of twilio.public_url are always allowed too; "*" turns the check off.
     allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
+    # how often every device is read while a dashboard page that shows devices is open and visible
+    live_poll_seconds: float = Field(0.1, ge=0.05, le=60.0)
 
 
 class TwilioSettings(Section):

@@ -50,7 +50,7 @@ class ClawServer:
         self.ready = asyncio.Event()
         # The claw is started and stopped here, not in the app's lifespan, so that a startup error (a broken
         # devices file) reaches the CLI as a one-line ClawError instead of a uvicorn traceback.
-        app = create_app(claw, manage_lifecycle=False)
+        self.app = app = create_app(claw, manage_lifecycle=False)
         config = uvicorn.Config(app, host=host or settings.web.host,
                                 port=settings.web.port if port is None else port, log_level="warning",
                                 lifespan="on", access_log=False, timeout_graceful_shutdown=5)

@@ -47,6 +47,7 @@ class Registry:
         self._devices: dict[str, Device] = {}
         self.timeout = timeout
         self._listeners: list[Callable[[], None]] = []
+        self._command_listeners: list[Callable[[str], None]] = []
         self._clock = clock
         self._known: dict[str, _Known] = {}
         self.known_seconds = KNOWN_SECONDS  # 0: nothing remembered is handed out (bench/turns.py --no-memory)
@@ -67,6 +68,15 @@ class Registry:
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+    def on_command(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(device_id)` after every command sent to a device, whatever came of it (a live view
+        reads the device again at once instead of at its next poll)."""
+        self._command_listeners.append(listener)
+
+    def off_command(self, listener: Callable[[str], None]) -> None:
+        if listener in self._command_listeners:
+            self._command_listeners.remove(listener)
 
     def all(self) -> list[Device]:
         return list(self._devices.values())
@@ -128,7 +138,14 @@ class Registry:
             raise UnsupportedCommand(f"{device.name} cannot {command.replace('_', ' ')}")
         self._sent[device_id] = self._sent.get(device_id, 0) + 1
         self._known.pop(device_id, None)
-        await self._io(device, self._driver(device).execute(device, command, clean))
+        try:
+            await self._io(device, self._driver(device).execute(device, command, clean))
+        finally:
+            for listener in list(self._command_listeners):
+                try:
+                    listener(device_id)
+                except Exception:  # a listener's bug must not turn a sent command into a failed one
+                    log.exception("a command listener failed for %s", device_id)
         return clean
 
     async def state(self, device_id: str) -> dict[str, Any]:

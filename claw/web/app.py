@@ -184,7 +184,7 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
 
     # the dashboard (claw.web.dashboard): "/" signs a browser in, then pages behind an HttpOnly session cookie
     app.state.sessions = Sessions(claw.settings)
-    app.state.live = Live(claw)
+    app.state.live = Live(claw, poll=claw.settings.web.live_poll_seconds)
     mount_dashboard(app)
 
     # each channel's webhooks get what their inbound side may reach, never the claw itself

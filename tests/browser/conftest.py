@@ -75,7 +75,7 @@ class Collector:
     def _failed(self, request: Any) -> None:
         failure = request.failure or ""
         # an open SSE stream is cut when the page navigates away or closes: that is how EventSource ends
-        if request.url.endswith("/events") and "ERR_ABORTED" in failure:
+        if request.url.split("?")[0].endswith("/events") and "ERR_ABORTED" in failure:
             return
         self._add(f"request failed: {request.method} {request.url}: {failure}")
 

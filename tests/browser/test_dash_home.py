@@ -109,3 +109,28 @@ def test_a_cross_origin_post_is_refused(browser: Any, demo: Demo, collector: Col
     assert demo.home.sim("kitchen light").state["on"] is False
     assert demo.home.sim("kitchen light").commands == []
     page.context.close()
+
+
+def test_home_paints_known_states_without_the_live_stream_and_a_hidden_page_stops_it(
+        browser: Any, demo: Demo, collector: Collector) -> None:
+    demo.home.reset()
+    live = demo.server.app.state.live
+    page = sign_in(browser, demo, collector)  # lands on Home: the live stream reads every device
+    state = card(page, demo, "kitchen light").locator(".state")
+    page.wait_for_function("el => el.textContent.startsWith('off')", arg=state.element_handle())
+    demo.until(lambda: live._watchers, "the page's live stream")
+    # hidden (another tab, a phone in a pocket): the page closes its stream and the claw stops reading for it
+    page.evaluate("""() => { Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+                             document.dispatchEvent(new Event('visibilitychange')); }""")
+    demo.until(lambda: not live._watchers, "the hidden page to close its stream")
+    page.evaluate("""() => { Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+                             document.dispatchEvent(new Event('visibilitychange')); }""")
+    demo.until(lambda: live._watchers, "the page to listen again once visible")
+    page.context.close()
+    # a new page whose live stream never connects (204: EventSource gives up) still shows what the claw knows
+    page = sign_in(browser, demo, collector)
+    page.route("**/events*", lambda route: route.fulfill(status=204))
+    page.goto(f"{demo.url}/home")
+    shown = card(page, demo, "kitchen light").locator(".state").inner_text()
+    assert shown.startswith("off"), shown
+    page.context.close()

@@ -40,13 +40,17 @@ def rooms(claw: Claw) -> list[tuple[str, list[Any]]]:
 @router.get("/home")
 async def home(request: Request) -> Response:
     claw: Claw = request.app.state.claw
-    return render(request, "home.html", "home", rooms=rooms(claw), title="Home")
+    # states already known (the live loops' fresh reads, the registry's memory): shown in the first paint, with
+    # nothing read during the request; the SSE stream brings the rest and every change
+    return render(request, "home.html", "home", rooms=rooms(claw), title="Home",
+                  states=request.app.state.live.current())
 
 
 @router.get("/events", dependencies=[Depends(check_session)])
-async def events(request: Request) -> StreamingResponse:
-    """Server-sent events: device states ("device") and new camera events ("camera")."""
-    return StreamingResponse(request.app.state.live.stream(), media_type="text/event-stream",
+async def events(request: Request, devices: bool = False) -> StreamingResponse:
+    """Server-sent events: new camera events ("camera"), chat messages ("chat") and, for a page that shows
+    devices (`?devices=1`), their states ("device")."""
+    return StreamingResponse(request.app.state.live.stream(devices), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -60,12 +64,9 @@ async def act(request: Request, body: ActIn) -> dict[str, Any]:
         result = await controls.act(claw, body.device, body.command, body.args)
     except DeviceError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    request.app.state.live.kick()
-    return result
+    return result  # the command itself wakes the device's live loop (Registry.on_command)
 
 
 @router.post("/home/answer", dependencies=[Depends(check_write)])
 async def answer(request: Request, body: AnswerIn) -> dict[str, Any]:
-    result = await controls.answer(request.app.state.claw, body.id, body.yes)
-    request.app.state.live.kick()
-    return result
+    return await controls.answer(request.app.state.claw, body.id, body.yes)

@@ -38,7 +38,7 @@ def doctor_checks(claw: Claw) -> list[dict[str, Any]]:
 async def status(request: Request) -> Response:
     claw: Claw = request.app.state.claw
     devices = claw.registry.all()
-    states = {d.id: known for d in devices if (known := claw.registry.known(d.id)) is not None}
+    states = request.app.state.live.current()  # what open pages were shown lately, else the registry's memory
     states |= await claw.registry.states([d.id for d in devices if d.id not in states])  # only the unknown ones
     online = [d for d in devices if states.get(d.id, {}).get("available", True)]
     llm = claw.settings.llm

@@ -77,8 +77,17 @@
     });
   }
   const page = document.body.dataset.page;
-  if (page === "home" || page === "cameras" || page === "chat") {
-    const es = new EventSource("/events");
+  const known = document.getElementById("states");  // the states the server already knew: in the first paint
+  if (known) {
+    const states = JSON.parse(known.textContent || "{}");
+    Object.keys(states).forEach(function (id) { show(id, states[id]); });
+  }
+  // one live stream while the page is visible (a tab in the background or a phone in a pocket costs the claw
+  // nothing); device states only for Home
+  let es = null;
+  function listen() {
+    if (es || document.visibilityState === "hidden") return;
+    es = new EventSource(page === "home" ? "/events?devices=1" : "/events");
     const newest = parseInt(document.body.dataset.newestEvent || "0", 10);
     es.addEventListener("device", function (e) { const d = JSON.parse(e.data); show(d.id, d.state); });
     es.addEventListener("camera", function (e) {
@@ -91,7 +100,14 @@
         location.reload();
       }
     });
-    window.addEventListener("pagehide", function () { es.close(); });
+  }
+  function quiet() { if (es) { es.close(); es = null; } }
+  if (page === "home" || page === "cameras" || page === "chat") {
+    listen();
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") quiet(); else listen();
+    });
+    window.addEventListener("pagehide", quiet);
   }
   // cameras: refresh each live snapshot every few seconds
   document.querySelectorAll("img[data-live]").forEach(function (img) {
