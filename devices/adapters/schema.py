@@ -7,10 +7,24 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, field_validator, model_validator
+from pydantic import Field, JsonValue, StrictInt, field_validator, model_validator
 
+from devices.adapters.schema_base import (
+    JSON_PATH,
+    PLACEHOLDER,
+    DevicePath,
+    ErrorPath,
+    Scalar,
+    StrictModel,
+    check_dotted,
+)
+from devices.adapters.schema_match import Match, SsdpMatch, ZeroconfMatch
 from devices.commands import COMMANDS, Capability
 from devices.models import Kind
+
+__all__ = ["DEVICE_PARAMS", "PLACEHOLDER", "STATE_KEYS", "AdapterSpec", "Children", "CommandRequest", "Extraction",
+           "Match", "Pairing", "Scalar", "Scale", "SsdpMatch", "StateRequest", "Transform", "ZeroconfMatch",
+           "map_key"]
 
 # Normalised state keys (devices/drivers/base.py, plus humidity) and how a raw value is coerced for each.
 STATE_KEYS: dict[str, str] = {
@@ -20,10 +34,7 @@ STATE_KEYS: dict[str, str] = {
     "available": "bool",
 }
 _READ_ONLY_CAPABILITIES = {Capability.SENSOR, Capability.CAMERA, Capability.CUSTOM}
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.(\d+))?\}")
-_JSON_PATH = re.compile(r"^(\$|[^.\s]+(\.[^.\s]+)*)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-Scalar = str | int | float | bool
 # Placeholders a spec may declare in `needs`, filled from the device rather than from a command's arguments:
 # `credential` (the secret its pairing step obtained; only in paths, never logged) and `channel` (which light,
 # relay… behind one address, from the device's attrs).
@@ -39,19 +50,7 @@ def map_key(value: Any) -> str:
     return str(value)
 
 
-def _check_path(path: str) -> str:
-    if not path.startswith("/") or path.startswith("//"):
-        raise ValueError(f"path {path!r} must start with a single '/' (a path on the device, not a URL)")
-    if any(c in path for c in "\\#?") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
-        raise ValueError(f"path {path!r} has spaces, control characters, '\\', '#' or '?' (use `query`)")
-    return path
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Scale(_Model):
+class Scale(StrictModel):
     """A linear map between the device's range and the normalised one, e.g. device [0, 255] ↔ [0, 100]."""
 
     device: tuple[float, float]
@@ -72,7 +71,7 @@ class Scale(_Model):
         return d0 + (value - n0) * (d1 - d0) / (n1 - n0)
 
 
-class _Mapped(_Model):
+class _Mapped(StrictModel):
     map: dict[str, JsonValue] | None = None
     scale: Scale | None = None
 
@@ -92,7 +91,7 @@ class Extraction(_Mapped):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not _JSON_PATH.match(value):
+        if not JSON_PATH.match(value):
             raise ValueError(f"{value!r} is not a dotted JSON path like 'status.brightness' or 'lights.0.on'")
         return value
 
@@ -103,16 +102,11 @@ class Transform(_Mapped):
     cast: Literal["int", "float", "str", "bool"] | None = None
 
 
-class _Request(_Model):
-    path: str
+class _Request(StrictModel):
+    path: DevicePath
     json_body: JsonValue = Field(None, alias="json")
     form: dict[str, Scalar] | None = None
     query: dict[str, Scalar] | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        return _check_path(value)
 
     @field_validator("method", mode="before", check_fields=False)
     @classmethod
@@ -140,14 +134,7 @@ class StateRequest(_Request):
 
     method: Literal["GET", "POST"] = "GET"
     extract: dict[str, Extraction] = Field(min_length=1)
-    error: str | None = None
-
-    @field_validator("error")
-    @classmethod
-    def _error(cls, value: str | None) -> str | None:
-        if value is not None and (not _JSON_PATH.match(value) or value == "$"):
-            raise ValueError(f"{value!r} is not a dotted JSON path like '0.error.description'")
-        return value
+    error: ErrorPath | None = None
 
     @field_validator("extract")
     @classmethod
@@ -165,128 +152,56 @@ class CommandRequest(_Request):
 
     method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
     transform: dict[str, Transform] = Field(default_factory=dict)
-    error: str | None = None
-
-    @field_validator("error")
-    @classmethod
-    def _error(cls, value: str | None) -> str | None:
-        if value is not None and (not _JSON_PATH.match(value) or value == "$"):
-            raise ValueError(f"{value!r} is not a dotted JSON path like '0.error.description'")
-        return value
+    error: ErrorPath | None = None
 
 
-class Children(_Model):
+class Children(StrictModel):
     """The devices behind a paired hub (e.g. a Hue bridge's lights): GET `path` (may hold {credential})
     answers a JSON object of them keyed by channel, or a list; each is driven by the spec `adapter`, named
     from `name` and identified by `identity` (dotted paths in one entry)."""
 
-    path: str
+    path: DevicePath
     adapter: str = Field(pattern=_NAME.pattern)
     identity: str
     name: str = "name"
     model: str | None = None
     max_count: int = Field(64, ge=1, le=256)
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        return _check_path(value)
-
     @model_validator(mode="after")
     def _paths(self) -> Children:
         for label, path in (("identity", self.identity), ("name", self.name), ("model", self.model)):
-            if path is not None and (not _JSON_PATH.match(path) or path == "$"):
-                raise ValueError(f"children.{label}: {path!r} is not a dotted JSON path")
+            if path is not None:
+                check_dotted(path, f"children.{label}: ")
         extra = sorted({p for p in _placeholders(self.path)} - {"credential"})
         if extra:
             raise ValueError(f"children.path: only {{credential}} may be filled in, not {', '.join(extra)}")
         return self
 
 
-class Pairing(_Model):
+class Pairing(StrictModel):
     """The pairing step of a device that hands out a credential only after the owner pressed a button on it
     (Hue's link button): POST `path` with `json` until the answer shows the credential at `credential`;
     `refusal` is where it says "not yet"; `prompt` is what the owner is asked to do. No placeholders."""
 
     method: Literal["POST"] = "POST"
-    path: str
+    path: DevicePath
     json_body: JsonValue = Field(None, alias="json")
     credential: str
     refusal: str | None = None
     prompt: str = Field(min_length=1, max_length=200)
     children: Children | None = None
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        return _check_path(value)
-
     @model_validator(mode="after")
     def _paths(self) -> Pairing:
         for label, path in (("credential", self.credential), ("refusal", self.refusal)):
-            if path is not None and (not _JSON_PATH.match(path) or path == "$"):
-                raise ValueError(f"pair.{label}: {path!r} is not a dotted JSON path")
+            if path is not None:
+                check_dotted(path, f"pair.{label}: ")
         if _placeholders(self.path) or _placeholders(self.json_body):
             raise ValueError("pair: placeholders are not allowed in the pairing request")
         return self
 
 
-class ZeroconfMatch(_Model):
-    """An mDNS service type the device announces, e.g. `_wled._tcp.local.`, and TXT keys it must carry
-    (a value to equal, or null: the key only has to be present)."""
-
-    type: str = Field(pattern=r"^_[a-z0-9-]{1,63}\._(tcp|udp)\.local\.$")
-    txt: dict[str, str | None] = Field(default_factory=dict)
-
-
-class SsdpMatch(_Model):
-    """An SSDP search target the device answers, e.g. `venstar:thermostat:ecp` (a MAC in its USN is taken
-    as its identity)."""
-
-    st: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$")
-
-
-class Match(_Model):
-    """How discovery recognises the device: GET `path` (with `query`) answers JSON whose `fields` (dotted
-    paths) equal the given values and whose `keys` (dotted paths) exist; `identity` says where its MAC,
-    serial, name… are in that answer; `zeroconf` lists the mDNS services it announces, `ssdp` the SSDP
-    search targets it answers."""
-
-    path: str
-    query: dict[str, Scalar] | None = None
-    fields: dict[str, JsonValue] = Field(default_factory=dict)
-    keys: list[str] = Field(default_factory=list, max_length=16)
-    identity: dict[Literal["mac", "serial", "uuid", "name", "model", "firmware"], str] = Field(
-        default_factory=dict)
-    zeroconf: list[ZeroconfMatch] = Field(default_factory=list, max_length=4)
-    ssdp: list[SsdpMatch] = Field(default_factory=list, max_length=4)
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        return _check_path(value)
-
-    @field_validator("keys")
-    @classmethod
-    def _keys(cls, value: list[str]) -> list[str]:
-        for path in value:
-            if not _JSON_PATH.match(path) or path == "$":
-                raise ValueError(f"{path!r} is not a dotted JSON path like 'info.mac'")
-        return value
-
-    @model_validator(mode="after")
-    def _something(self) -> Match:
-        if not self.fields and not self.keys:
-            raise ValueError("match needs `fields` or `keys` (what the answer must show)")
-        for key, path in self.identity.items():
-            if not _JSON_PATH.match(path) or path == "$":
-                raise ValueError(f"identity.{key}: {path!r} is not a dotted JSON path")
-        if any(PLACEHOLDER.search(str(v)) for v in (self.query or {}).values()):
-            raise ValueError("match.query: placeholders are not allowed in a probe")
-        return self
-
-
-class AdapterSpec(_Model):
+class AdapterSpec(StrictModel):
     """A declarative adapter: data only, never code. Example: devices/adapters/claw-sim-light.yaml."""
 
     name: str

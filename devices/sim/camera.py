@@ -12,14 +12,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devices.sim.camera_scene import Scene, SceneOptions
-from devices.sim.http_devices import LoopbackHTTPServer
+from devices.sim.loopback_http import LoopbackServed, SimRequestHandler
 
 log = logging.getLogger(__name__)
 
 BOUNDARY = "clawframe"
 
 
-class SimCamera:
+class SimCamera(LoopbackServed):
     """Serves `GET /stream.mjpg` (multipart/x-mixed-replace JPEG frames at `fps`), `GET /snapshot.jpg`,
     `GET /api/info`, `POST /control/visitor` (a visitor walks in now), `POST /control/parcel` (a visitor
     leaves a parcel on the path) and `POST /control/take` (a visitor takes it; 409 when none lies there).
@@ -29,6 +29,7 @@ class SimCamera:
     open but sends no frames (a camera that hangs)."""
 
     MODEL = "ClawSim Camera"
+    THREAD_PREFIX = "simcam"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str = "camera", *,
                  options: SceneOptions | None = None, fps: float = 5.0, quality: int = 80,
@@ -41,20 +42,13 @@ class SimCamera:
         self.serial = "CC" + hashlib.sha1(f"{self.MODEL}/{name}".encode()).hexdigest()[:10].upper()
         self.freeze = False
         self.frames_served = 0
-        self._port = port
+        self._init_serving(port)
         self._t0 = time.monotonic()
         self._clock = clock or (lambda: time.monotonic() - self._t0)
         self._lock = threading.Lock()
         self._cached: tuple[int, bytes] | None = None
-        self._server: LoopbackHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
     # addresses ---------------------------------------------------------------------------------------
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self._port}"
-
     @property
     def stream_url(self) -> str:
         return f"http://{self.address}/stream.mjpg"
@@ -111,35 +105,8 @@ class SimCamera:
         return data
 
     # server ------------------------------------------------------------------------------------------------
-    def start(self) -> SimCamera:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = LoopbackHTTPServer((self.host, self._port), _handler_for(self))
-        server.daemon_threads = True
-        self._port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"simcam-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
-
-    def __enter__(self) -> SimCamera:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def _stream(self, handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -163,18 +130,13 @@ class SimCamera:
 
 
 def _handler_for(cam: SimCamera) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(SimRequestHandler):
         server_version = "ClawSimCamera/1.0"
-        timeout = 10
-        disable_nagle_algorithm = True
+        sim_name = cam.name
+        sim_log = log
 
         def _send(self, status: int, data: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, data, ctype, (("Cache-Control", "no-cache"),))
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, json.dumps(body).encode(), "application/json")
@@ -214,8 +176,5 @@ def _handler_for(cam: SimCamera) -> type[BaseHTTPRequestHandler]:
                     self._json(200, {"visitor_at": round(taken, 3), "taken": True})
             else:
                 self._json(404, {"error": "no such endpoint"})
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("%s: " + format, cam.name, *args)
 
     return Handler

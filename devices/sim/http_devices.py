@@ -5,35 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socketserver
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
+
+from devices.sim.loopback_http import LoopbackHTTPServer, LoopbackServed, SimRequestHandler
+
+__all__ = ["BadValue", "LoopbackHTTPServer", "RawReply", "SimGarage", "SimHttpDevice", "SimLight", "SimLock",
+           "SimShade", "SimThermostat"]
 
 log = logging.getLogger(__name__)
 
 _MAX_BODY = 64 * 1024
-
-
-class LoopbackHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer without HTTPServer.server_bind's socket.getfqdn(host): that reverse DNS lookup
-    goes to the system resolver (off loopback) and can stall a simulator's start for seconds."""
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (a probe's timeout) is not an error worth a traceback on stderr."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            log.debug("client %s went away", client_address)
-            return
-        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -69,7 +55,7 @@ def _check_bool(field: str, value: Any) -> bool:
     return value
 
 
-class SimHttpDevice:
+class SimHttpDevice(LoopbackServed):
     """Base of the simulated devices: identity, a thread-safe state, a command log and the HTTP server.
 
     API: `GET /api/info`, `GET /api/state`, `POST /api/state` with a JSON object of fields to change
@@ -90,14 +76,11 @@ class SimHttpDevice:
         self.mac = "02:" + ":".join(mac_digest[i:i + 2] for i in range(0, 10, 2))  # locally administered
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.hang = False
-        self._port = port
+        self._init_serving(port)
         self._lock = threading.RLock()
         self._state: dict[str, Any] = json.loads(json.dumps(self.DEFAULTS))
         if state:
             self._apply(dict(state), initial=True)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
     # identity and state -------------------------------------------------------------------------
     @property
@@ -110,10 +93,6 @@ class SimHttpDevice:
         """A snapshot of the device state, as `GET /api/state` reports it."""
         with self._lock:
             return json.loads(json.dumps(self._report()))
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self._port}"
 
     def _report(self) -> dict[str, Any]:
         return self._state
@@ -149,38 +128,8 @@ class SimHttpDevice:
             self.commands.append((record, dict(changes)))
 
     # server --------------------------------------------------------------------------------------
-    def start(self) -> SimHttpDevice:
-        """Serve on host:port (port 0 picks a free port, kept for restarts). Returns self."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = LoopbackHTTPServer((self.host, self._port), _handler_for(self))
-        server.daemon_threads = True
-        self._port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"sim-{self.name}", daemon=True)
-        self._thread.start()
-        log.debug("%s serving on %s", self.name, self.address)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; hanging requests are released (closed without an answer)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()  # joins the request threads
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
-
-    def __enter__(self) -> SimHttpDevice:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # request handling ------------------------------------------------------------------------------
     def _wait_while_hanging(self) -> bool:
@@ -214,10 +163,10 @@ class SimHttpDevice:
 
 
 def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(SimRequestHandler):
         server_version = f"{device.MODEL.replace(' ', '')}/{device.FIRMWARE}"
-        timeout = 10  # a silent client must not pin a request thread forever
-        disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
+        sim_name = device.name
+        sim_log = log
 
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -228,14 +177,7 @@ def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
             status, payload = device.handle(method, self.path, body)
             raw = payload if isinstance(payload, RawReply) else RawReply(json.dumps(payload).encode(),
                                                                            "application/json")
-            data = raw.body
-            self.send_response(status)
-            self.send_header("Content-Type", raw.content_type)
-            for name, value in raw.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, raw.body, raw.content_type, raw.headers)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
             self._serve("GET")
@@ -245,9 +187,6 @@ def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:  # noqa: N802
             self._serve("PUT")
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("%s: " + format, device.name, *args)
 
     return Handler
 

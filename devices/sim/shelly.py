@@ -40,10 +40,7 @@ class SimShelly(VendorSim):
     APP = "Plus1PM"
     ID_PREFIX = "shellyplus1pm"
     INFO_PAYLOAD = "device_info"
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("shelly", "switch_status")
+    STATE_PAYLOAD = "switch_status"
 
     @property
     def device_id(self) -> str:

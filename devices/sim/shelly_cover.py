@@ -7,7 +7,6 @@ from typing import Any
 
 from devices.sim.http_devices import BadValue, _check_int
 from devices.sim.shelly import SimShelly, number_param
-from devices.sim.vendor_base import payload
 
 STATES = ("open", "closed", "opening", "closing", "stopped", "calibrating")
 
@@ -28,10 +27,7 @@ class SimShellyCover(SimShelly):
     APP = "Plus2PM"
     ID_PREFIX = "shellyplus2pm"
     INFO_PAYLOAD = "cover_device_info"
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("shelly", "cover_status")
+    STATE_PAYLOAD = "cover_status"
 
     @property
     def txt(self) -> dict[str, str]:

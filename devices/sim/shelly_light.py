@@ -7,7 +7,6 @@ from typing import Any
 
 from devices.sim.http_devices import _check_bool, _check_int
 from devices.sim.shelly import SimShelly, bool_param, number_param
-from devices.sim.vendor_base import payload
 
 
 class SimShellyLight(SimShelly):
@@ -19,10 +18,7 @@ class SimShellyLight(SimShelly):
     APP = "PlusWallDimmer"
     ID_PREFIX = "shellypluswalldimmer"
     INFO_PAYLOAD = "light_device_info"
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("shelly", "light_status")
+    STATE_PAYLOAD = "light_status"
 
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         return {"output": lambda v: _check_bool("output", v),

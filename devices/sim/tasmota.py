@@ -23,10 +23,7 @@ class SimTasmota(VendorSim):
     MODEL = "Tasmota"
     FIRMWARE = "13.2.0(tasmota)"
     VENDOR = "tasmota"
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("tasmota", "status_sts")
+    STATE_PAYLOAD = "status_sts"
 
     @property
     def topic(self) -> str:

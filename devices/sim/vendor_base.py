@@ -34,6 +34,7 @@ class VendorSim(SimHttpDevice):
     SERVICE_TYPE: ClassVar[str] = "_http._tcp.local."
     ANNOUNCES_MDNS: ClassVar[bool] = True  # False: the real device uses SSDP only (Venstar)
     ALSO_HTTP: ClassVar[bool] = True  # also announced as a plain _http._tcp (not the Hue bridge)
+    STATE_PAYLOAD: ClassVar[str] = ""  # the documented payload the state starts as (unless DEFAULTS is overridden)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None) -> None:
@@ -41,6 +42,11 @@ class VendorSim(SimHttpDevice):
         self.mac_hex = hashlib.sha1(self.serial.encode()).hexdigest()[:10]
         self.mac_hex = "02" + self.mac_hex  # locally administered, 12 hex digits, same as self.mac
         self.unavailable_paths: set[str] = set()
+
+    @property
+    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
+        """A fresh copy of this vendor's documented `STATE_PAYLOAD` from vendor_payloads.yaml ({} without one)."""
+        return payload(self.VENDOR, self.STATE_PAYLOAD) if self.STATE_PAYLOAD else {}
 
     @property
     def txt(self) -> dict[str, str]:

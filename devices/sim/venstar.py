@@ -44,6 +44,7 @@ class SimVenstar(VendorSim):
     MODEL = "COLORTOUCH"
     FIRMWARE = "6.93"
     VENDOR = "venstar"
+    STATE_PAYLOAD = "info"
     ANNOUNCES_MDNS = False  # the real thermostat answers SSDP searches only
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
@@ -71,10 +72,6 @@ class SimVenstar(VendorSim):
             self._ssdp.stop()
             self._ssdp = None
         super().stop()
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("venstar", "info")
 
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         checks: dict[str, Callable[[Any], Any]] = {

@@ -23,11 +23,8 @@ class SimWled(VendorSim):
     MODEL = "WLED"
     FIRMWARE = "0.14.0"
     VENDOR = "wled"
+    STATE_PAYLOAD = "state"
     SERVICE_TYPE = "_wled._tcp.local."
-
-    @property
-    def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name
-        return payload("wled", "state")
 
     @property
     def txt(self) -> dict[str, str]:

@@ -1,0 +1,109 @@
+"""The small loopback HTTP server every HTTP simulator (devices, camera) runs: bind, serve on a thread, stop."""
+
+from __future__ import annotations
+
+import logging
+import socketserver
+import sys
+import threading
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Self
+
+log = logging.getLogger(__name__)
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer without HTTPServer.server_bind's socket.getfqdn(host): that reverse DNS lookup
+    goes to the system resolver (off loopback) and can stall a simulator's start for seconds."""
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a probe's timeout) is not an error worth a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
+class SimRequestHandler(BaseHTTPRequestHandler):
+    """Request handler base for a simulator: bounded waits, no Nagle delay, one `reply`, logs at debug."""
+
+    timeout = 10  # a silent client must not pin a request thread forever
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
+    sim_name: ClassVar[str] = "sim"
+    sim_log: ClassVar[logging.Logger] = log
+
+    def reply(self, status: int, data: bytes, content_type: str,
+              headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Send a complete answer: status, Content-Type, `headers`, Content-Length, then the body."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        self.sim_log.debug("%s: " + format, self.sim_name, *args)
+
+
+class LoopbackServed:
+    """Serves one simulator on `host:port` from a background thread (port 0 picks a free port, kept for
+    restarts). A subclass sets `host`, `name` and calls `_init_serving(port)`, and gives `_handler_class`.
+    `stop()` sets `_stopping` first, so requests that wait on it are released."""
+
+    THREAD_PREFIX: ClassVar[str] = "sim"
+    host: str
+    name: str
+
+    def _init_serving(self, port: int) -> None:
+        self._port = port
+        self._server: LoopbackHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self._port}"
+
+    def start(self) -> Self:
+        """Serve on host:port; a second call while serving does nothing. Returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = LoopbackHTTPServer((self.host, self._port), self._handler_class())
+        server.daemon_threads = True
+        self._port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"{self.THREAD_PREFIX}-{self.name}", daemon=True)
+        self._thread.start()
+        log.debug("%s serving on %s", self.name, self.address)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; hanging requests are released (closed without an answer)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()  # joins the request threads
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
