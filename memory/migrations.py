@@ -264,6 +264,14 @@ def m022_turn_meta(db: Database) -> None:
     create_turn_meta(db)
 
 
+@migrations()
+def m023_web_sessions(db: Database) -> None:
+    """The dashboard's signed-in browsers, so that signing out ends a session for good (memory.store_sessions)."""
+    from memory.store_sessions import create_web_sessions
+
+    create_web_sessions(db)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when the schema is current)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -22,6 +22,7 @@ from memory.store_ledger import LedgerMixin
 from memory.store_messages import MessagesMixin
 from memory.store_routines import RoutinesMixin
 from memory.store_scenes import ScenesMixin
+from memory.store_sessions import SessionsMixin
 from memory.store_timers import TimersMixin
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class Store(MessagesMixin, KnowledgeMixin, LedgerMixin, ChannelsMixin, CamerasMixin, RoutinesMixin, TimersMixin,
-            ScenesMixin, DiscoveryMixin, AdaptersMixin, CameraChangesMixin, DashboardMixin):
+            ScenesMixin, DiscoveryMixin, AdaptersMixin, CameraChangesMixin, DashboardMixin,
+            SessionsMixin):
     """SQLite memory: inbox/outbox, turns, facts, devices, soul versions, confirmations, audit, camera events,
     routines.
 

@@ -183,7 +183,7 @@ def create_app(claw: Claw, *, manage_lifecycle: bool = True) -> FastAPI:
                  "media": media_links(claw, r.get("media") or [])} for r in rows]
 
     # the dashboard (claw.web.dashboard): "/" signs a browser in, then pages behind an HttpOnly session cookie
-    app.state.sessions = Sessions(claw.settings)
+    app.state.sessions = Sessions(claw.settings, claw.store)
     app.state.live = Live(claw, poll=claw.settings.web.live_poll_seconds)
     mount_dashboard(app)
 

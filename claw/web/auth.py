@@ -9,10 +9,12 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi import HTTPException, Request, Response
 
 from claw.config import Settings
+from memory.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,18 @@ def bind_warning(host: str) -> str | None:
 
 
 class Sessions:
-    """Stateless signed sessions: cookie = "<issued>.<nonce>.<mac>"; the CSRF token is derived from the cookie."""
+    """Signed sessions kept in the store: cookie = "<issued>.<id>.<mac>"; the CSRF token is derived from the
+    cookie. A cookie is good while its signature holds, it is younger than SESSION_SECONDS, and its session
+    was not signed out (that browser's Sign out, or any browser's from the Status page). The signing key mixes in
+    the web token: a new token (`[web] token`, or a new `web_token` file, then a restart) ends every session."""
 
-    def __init__(self, settings: Settings) -> None:
+    SEEN_EVERY = 60.0  # how often a session's "last seen" is written
+
+    def __init__(self, settings: Settings, store: Store) -> None:
         self._token = settings.web_token()
-        self._key = session_key(settings.ensure_data_dir())
+        self._key = hmac.new(session_key(settings.ensure_data_dir()), self._token.encode(), hashlib.sha256).digest()
+        self._store = store
+        self._seen: dict[str, float] = {}
 
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
@@ -57,17 +66,43 @@ class Sessions:
     def token_ok(self, given: str) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self._token.encode())
 
-    def issue(self, now: float | None = None) -> str:
-        body = f"{int(now or time.time())}.{secrets.token_urlsafe(16)}"
+    def issue(self, agent: str = "", now: float | None = None) -> str:
+        """A new session (recorded with the browser's User-Agent, untrusted text) and its cookie."""
+        at = now or time.time()
+        session_id = secrets.token_urlsafe(16)
+        self._store.web_sessions_prune(at - SESSION_SECONDS)
+        self._store.web_session_add(session_id, agent, at)
+        body = f"{int(at)}.{session_id}"
         return f"{body}.{self._mac('session:' + body)}"
+
+    @staticmethod
+    def session_id(cookie: str) -> str:
+        return cookie.split(".")[1] if cookie.count(".") == 2 else ""
 
     def valid(self, cookie: str | None, now: float | None = None) -> bool:
         if not cookie or cookie.count(".") != 2:
             return False
-        issued, nonce, mac = cookie.split(".")
-        if not hmac.compare_digest(mac.encode(), self._mac(f"session:{issued}.{nonce}").encode()):
+        issued, session_id, mac = cookie.split(".")
+        if not hmac.compare_digest(mac.encode(), self._mac(f"session:{issued}.{session_id}").encode()):
             return False
-        return issued.isdigit() and (now or time.time()) - int(issued) < SESSION_SECONDS
+        at = now or time.time()
+        if not issued.isdigit() or at - int(issued) >= SESSION_SECONDS:
+            return False
+        row = self._store.web_session_get(session_id)
+        if row is None or row["ended_at"] is not None:
+            return False
+        if at - self._seen.get(session_id, 0.0) >= self.SEEN_EVERY:
+            self._seen[session_id] = at
+            self._store.web_session_seen(session_id, at)
+        return True
+
+    def end(self, session_id: str | None) -> int:
+        """Sign out one session by id, or every session (None)."""
+        return self._store.web_session_end(session_id)
+
+    def open(self) -> list[dict[str, Any]]:
+        """Sessions still signed in, last seen first."""
+        return self._store.web_sessions_open(time.time() - SESSION_SECONDS)
 
     def csrf(self, cookie: str) -> str:
         return self._mac("csrf:" + cookie)[:32]

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from claw.web.auth import COOKIE, Sessions, check_write, same_origin
+from claw.web.auth import COOKIE, Sessions, check_session, check_write, same_origin
 from claw.web.dashboard.pages import ENV, HEADERS, signed_in
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,36 @@ async def login(request: Request) -> Response:
         log.warning("refused a dashboard sign-in with a wrong token")  # the token itself is never logged
         raise HTTPException(status_code=401, detail="wrong token: open the link `claw token` prints")
     response = Response(status_code=204)
-    sessions.set_cookie(response, sessions.issue(), secure=request.url.scheme == "https")
+    agent = request.headers.get("user-agent", "")  # shown on the Status page (escaped, untrusted)
+    sessions.set_cookie(response, sessions.issue(agent), secure=request.url.scheme == "https")
     return response
 
 
-@router.post("/auth/logout", dependencies=[Depends(check_write)])
-async def logout() -> Response:
+@router.post("/auth/logout")
+async def logout(request: Request, cookie: str = Depends(check_session)) -> Response:
+    """Sign this browser out: its session ends for good (the same cookie, replayed, is refused)."""
+    await check_write(request)
+    sessions: Sessions = request.app.state.sessions
+    sessions.end(sessions.session_id(cookie))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+@router.post("/auth/end")
+async def end(request: Request, cookie: str = Depends(check_session)) -> Response:
+    """Sign out another browser (form field `session`: its id from the Status page) or every browser (`all`)."""
+    await check_write(request)
+    form = await request.form()
+    sessions: Sessions = request.app.state.sessions
+    if form.get("all"):
+        ended = sessions.end(None)
+        log.warning("the dashboard signed out every browser (%d session(s))", ended)
+        return RedirectResponse("/", status_code=303)
+    target = str(form.get("session", ""))
+    if not target or target not in {s["id"] for s in sessions.open()}:
+        raise HTTPException(status_code=404, detail="no such signed-in browser")
+    sessions.end(target)
+    if target == sessions.session_id(cookie):
+        return RedirectResponse("/", status_code=303)
+    return RedirectResponse("/status#sessions", status_code=303)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from claw.runtime import Claw
+from claw.web.auth import COOKIE
 from claw.web.dashboard.pages import render
 
 router = APIRouter()
@@ -46,10 +47,12 @@ async def status(request: Request) -> Response:
     media_files, media_bytes = disk_used(claw.media.root) if claw.media is not None else (0, 0)
     workers = [(name, claw.supervisor.worker(name).crashes) for name in sorted(claw.supervisor.running())]
     cameras = sorted(claw.cameras.cameras) if claw.cameras is not None else []
+    sessions = request.app.state.sessions
+    here = sessions.session_id(request.cookies.get(COOKIE, ""))
     summary = claw.store.channel_summary()
     channels = [(name, summary.get(name, {"in_": 0, "last_in": None, "out": {}})) for name in sorted(claw.channels)]
     return render(request, "status.html", "status", title="Status", channels=channels,
                   llm={"enabled": llm.enabled, "model": llm.model, "base_url": llm.base_url},
                   devices=devices, states=states, online=len(online), checks=doctor_checks(claw),
                   snapshots=(snap_files, snap_bytes), media=(media_files, media_bytes), workers=workers,
-                  cameras=cameras, now=time.time())
+                  cameras=cameras, now=time.time(), sessions=sessions.open(), this_session=here)
