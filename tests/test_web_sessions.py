@@ -3,6 +3,8 @@ Status page lists signed-in browsers and signs out any or all, and a new web tok
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ from claw.config import WebSettings
 from claw.runtime import Claw
 from claw.web.app import create_app
 from claw.web.auth import COOKIE, SESSION_SECONDS
+from claw.web.dashboard.live import END
 from devices.sim.home import SimHome
 from tests.conftest import running_claw
 from tests.test_web_auth import BASE, sign_in
@@ -92,3 +95,30 @@ async def test_a_new_web_token_ends_every_session_and_old_ones_expire(home: SimH
         assert sessions.valid(old, now=1000.0 + SESSION_SECONDS - 60)
         sessions.issue("new browser")  # issuing prunes sessions that expired long ago
         assert second.store.web_session_get(sessions.session_id(old)) is None
+
+
+async def test_signing_out_ends_that_sessions_open_live_streams(app: FastAPI, claw: Claw) -> None:
+    live = app.state.live
+    phone, laptop = live.stream(False, "phone-session"), live.stream(False, "laptop-session")
+    for stream in (phone, laptop):
+        while await asyncio.wait_for(anext(stream), 5) != ": connected\n\n":
+            pass
+    live.end_session("phone-session")
+    rest = [m async for m in phone]  # it ends (a hang here fails on the test timeout) after what was queued
+    assert all(m.startswith("event: ") for m in rest)
+    [queue] = [q for q, owner in live._owners.items() if owner == "laptop-session"]
+    assert END not in [queue.get_nowait() for _ in range(queue.qsize())]  # the other browser's stream goes on
+    live.end_session(None)  # "Sign out every browser"
+    assert all(m.startswith("event: ") for m in [m async for m in laptop])
+    live.close()
+
+
+async def test_guessing_the_token_is_slowed_down(app: FastAPI, claw: Claw) -> None:
+    async with browser(app) as b:
+        for _ in range(10):
+            r = await b.post("/auth/login", json={"token": "guess"}, headers={"Origin": BASE})
+            assert r.status_code == 401
+        r = await b.post("/auth/login", json={"token": claw.settings.web_token()}, headers={"Origin": BASE})
+        assert r.status_code == 429 and "set-cookie" not in r.headers
+    sessions = app.state.sessions
+    assert not sessions.may_try() and sessions.may_try(now=time.time() + sessions.TRIES_SECONDS + 1)

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -53,18 +54,29 @@ class Sessions:
     the web token: a new token (`[web] token`, or a new `web_token` file, then a restart) ends every session."""
 
     SEEN_EVERY = 60.0  # how often a session's "last seen" is written
+    TRIES = 10  # wrong tokens allowed per TRIES_SECONDS before sign-in waits (existing sessions go on)
+    TRIES_SECONDS = 60.0
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self._token = settings.web_token()
         self._key = hmac.new(session_key(settings.ensure_data_dir()), self._token.encode(), hashlib.sha256).digest()
         self._store = store
         self._seen: dict[str, float] = {}
+        self._wrong: deque[float] = deque(maxlen=self.TRIES)
 
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 
     def token_ok(self, given: str) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self._token.encode())
+
+    def may_try(self, now: float | None = None) -> bool:
+        """False after TRIES wrong tokens within TRIES_SECONDS (someone guessing): sign-in waits a while."""
+        at = now or time.time()
+        return len(self._wrong) < self.TRIES or at - self._wrong[0] > self.TRIES_SECONDS
+
+    def wrong_token(self, now: float | None = None) -> None:
+        self._wrong.append(now or time.time())
 
     def issue(self, agent: str = "", now: float | None = None) -> str:
         """A new session (recorded with the browser's User-Agent, untrusted text) and its cookie."""

@@ -46,11 +46,12 @@ async def home(request: Request) -> Response:
                   states=request.app.state.live.current())
 
 
-@router.get("/events", dependencies=[Depends(check_session)])
-async def events(request: Request, devices: bool = False) -> StreamingResponse:
+@router.get("/events")
+async def events(request: Request, devices: bool = False, cookie: str = Depends(check_session)) -> StreamingResponse:
     """Server-sent events: new camera events ("camera"), chat messages ("chat") and, for a page that shows
-    devices (`?devices=1`), their states ("device")."""
-    return StreamingResponse(request.app.state.live.stream(devices), media_type="text/event-stream",
+    devices (`?devices=1`), their states ("device"). Signing the session out ends the stream."""
+    session = request.app.state.sessions.session_id(cookie)
+    return StreamingResponse(request.app.state.live.stream(devices, session), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

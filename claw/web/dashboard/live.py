@@ -40,6 +40,7 @@ class Live:
         self.chat_marker = ""
         self._listeners: set[asyncio.Queue[str]] = set()  # every open page: camera events, chat
         self._watchers: set[asyncio.Queue[str]] = set()  # pages that show devices (Home): their states too
+        self._owners: dict[asyncio.Queue[str], str] = {}  # each open stream's session (signing out ends them)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._until = {True: 0.0, False: 0.0}  # time.monotonic() until which loops go on with no page (devices?)
@@ -55,6 +56,12 @@ class Live:
             queue.put_nowait(END)
         for task in self._tasks.values():
             task.cancel()
+
+    def end_session(self, session_id: str | None) -> None:
+        """End the open streams of a session that was signed out (None: of every session)."""
+        for queue, owner in list(self._owners.items()):
+            if session_id is None or owner == session_id:
+                queue.put_nowait(END)
 
     def kick(self, name: str | None = None) -> None:
         """Read one device (by id) again now, or every device and the store."""
@@ -145,11 +152,12 @@ class Live:
             if queue.qsize() < 1000:  # a stuck page is not allowed to grow memory without end
                 queue.put_nowait(message)
 
-    async def stream(self, devices: bool = True) -> AsyncIterator[str]:
+    async def stream(self, devices: bool = True, session: str = "") -> AsyncIterator[str]:
         """One page's SSE stream: with `devices`, every fresh state first and then each change as it is seen
         (devices are read only while such a page listens); new camera events and chat messages for every page."""
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._listeners.add(queue)
+        self._owners[queue] = session
         if devices:
             self._watchers.add(queue)
         try:
@@ -170,6 +178,7 @@ class Live:
         finally:
             self._listeners.discard(queue)
             self._watchers.discard(queue)
+            self._owners.pop(queue, None)
             for kind, left in ((True, self._watchers), (False, self._listeners)):
                 if not left:
                     self._until[kind] = time.monotonic() + self.linger

@@ -33,7 +33,12 @@ async def login(request: Request) -> Response:
         body = None
     given = body.get("token") if isinstance(body, dict) else None
     sessions: Sessions = request.app.state.sessions
+    if not sessions.may_try():
+        log.warning("refused a dashboard sign-in: too many wrong tokens in the last minute")
+        raise HTTPException(status_code=429, detail="too many wrong tokens: wait a minute, then open the link "
+                                                    "`claw token` prints")
     if not isinstance(given, str) or not sessions.token_ok(given):
+        sessions.wrong_token()
         log.warning("refused a dashboard sign-in with a wrong token")  # the token itself is never logged
         raise HTTPException(status_code=401, detail="wrong token: open the link `claw token` prints")
     response = Response(status_code=204)
@@ -48,6 +53,7 @@ async def logout(request: Request, cookie: str = Depends(check_session)) -> Resp
     await check_write(request)
     sessions: Sessions = request.app.state.sessions
     sessions.end(sessions.session_id(cookie))
+    request.app.state.live.end_session(sessions.session_id(cookie))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -61,12 +67,14 @@ async def end(request: Request, cookie: str = Depends(check_session)) -> Respons
     sessions: Sessions = request.app.state.sessions
     if form.get("all"):
         ended = sessions.end(None)
+        request.app.state.live.end_session(None)
         log.warning("the dashboard signed out every browser (%d session(s))", ended)
         return RedirectResponse("/", status_code=303)
     target = str(form.get("session", ""))
     if not target or target not in {s["id"] for s in sessions.open()}:
         raise HTTPException(status_code=404, detail="no such signed-in browser")
     sessions.end(target)
+    request.app.state.live.end_session(target)
     if target == sessions.session_id(cookie):
         return RedirectResponse("/", status_code=303)
     return RedirectResponse("/status#sessions", status_code=303)

@@ -7,5 +7,6 @@
                                          body: JSON.stringify({ token: token }), credentials: "same-origin" });
   await r.text();  // the exchange is complete before the page moves on
   if (r.ok) location.replace("/home");
+  else if (r.status === 429) document.getElementById("msg").textContent = "Too many wrong tokens: wait a minute.";
   else document.getElementById("msg").textContent = "That link's token is wrong or out of date: run `claw token`.";
 })();
