@@ -134,3 +134,20 @@ def test_home_paints_known_states_without_the_live_stream_and_a_hidden_page_stop
     shown = card(page, demo, "kitchen light").locator(".state").inner_text()
     assert shown.startswith("off"), shown
     page.context.close()
+
+
+def test_a_scene_button_on_home_runs_the_scene(browser: Any, demo: Demo, collector: Collector) -> None:
+    demo.home.reset()
+    light = device_id(demo, "living room lamp")
+    demo.claw.scenes.save("reading", [(light, "turn_on", {}), (light, "set_brightness", {"brightness": 30})])
+    try:
+        page = sign_in(browser, demo, collector, PHONE)
+        page.locator(".scenes").get_by_role("button", name="reading").click()
+        page.locator("#toast", has_text="reading").wait_for()
+        lamp = demo.home.sim("living room lamp")
+        assert lamp.state["on"] is True and lamp.state["brightness"] == 30
+        state = card(page, demo, "living room lamp").locator(".state")
+        page.wait_for_function("el => el.textContent.startsWith('on · 30%')", arg=state.element_handle())
+        page.context.close()
+    finally:
+        demo.claw.scenes.delete("reading")

@@ -45,3 +45,15 @@ async def answer(claw: Claw, confirmation_id: int, yes: bool) -> dict[str, Any]:
     msg = InboundMessage(channel="web", sender=claw.settings.owner, text="yes" if yes else "no", standing="owner")
     result = await claw.agent.ask(msg)
     return {"reply": result.reply, "ok": True}
+
+
+async def say(claw: Claw, text: str) -> dict[str, Any]:
+    """Say `text` as the owner in the web chat (a scene's name): the agent does what chat would, and a risky step
+    it holds comes back as the page's confirmation (the code's own prompt)."""
+    owner = claw.settings.owner
+    before = claw.store.confirmation_pending(owner, time.time())
+    result = await claw.agent.ask(InboundMessage(channel="web", sender=owner, text=text, standing="owner"))
+    after = claw.store.confirmation_pending(owner, time.time())
+    if after is not None and (before is None or after["id"] != before["id"]):
+        return {"confirm": {"id": after["id"], "prompt": result.reply}}
+    return {"reply": result.reply, "ok": True}

@@ -24,6 +24,10 @@ class ActIn(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class SceneIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class AnswerIn(BaseModel):
     id: int
     yes: bool
@@ -43,7 +47,7 @@ async def home(request: Request) -> Response:
     # states already known (the live loops' fresh reads, the registry's memory): shown in the first paint, with
     # nothing read during the request; the SSE stream brings the rest and every change
     return render(request, "home.html", "home", rooms=rooms(claw), title="Home",
-                  states=request.app.state.live.current())
+                  states=request.app.state.live.current(), scenes=claw.scenes.names())
 
 
 @router.get("/events")
@@ -66,6 +70,15 @@ async def act(request: Request, body: ActIn) -> dict[str, Any]:
     except DeviceError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     return result  # the command itself wakes the device's live loop (Registry.on_command)
+
+
+@router.post("/home/scene", dependencies=[Depends(check_write)])
+async def scene(request: Request, body: SceneIn) -> dict[str, Any]:
+    """Apply a stored scene as the owner would by saying its name in chat (risky steps wait for Confirm)."""
+    claw: Claw = request.app.state.claw
+    if body.name not in claw.scenes.names():
+        raise HTTPException(status_code=404, detail=f"no scene called {body.name!r}")
+    return await controls.say(claw, body.name)
 
 
 @router.post("/home/answer", dependencies=[Depends(check_write)])

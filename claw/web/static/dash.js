@@ -51,6 +51,12 @@
     });
   });
   document.querySelectorAll("button[data-act]").forEach(function (b) { b.onclick = function () { act(b); }; });
+  document.querySelectorAll("button[data-scene]").forEach(function (b) {
+    b.onclick = async function () {
+      const j = await post("/home/scene", { name: b.dataset.scene });
+      if (j) { if (j.confirm) ask(j.confirm); else say(j.reply); }
+    };
+  });
   document.querySelectorAll("input[data-act]").forEach(function (i) { i.onchange = function () { act(i); }; });
   // live states
   function summary(s) {
