@@ -130,7 +130,7 @@ async def test_venstar_found_over_ssdp_and_driven(sim: Callable[..., Any], regis
     await registry.execute(dev_id, "set_hvac_mode", {"mode": "cool"})
     assert stat.state["mode"] == 2
     state = await registry.state(dev_id)
-    assert state["hvac_mode"] == "cool" and state["target_temperature"] == 21.5
+    assert state["hvac_mode"] == "cool" and state["target_temperature"] == 24.0  # cooling: cooltemp
     await registry.execute(dev_id, "turn_off")
     assert stat.state["mode"] == 0 and (await registry.state(dev_id))["power"] is False
     assert [body for _, body in stat.commands] == [{"heattemp": 21.5}, {"mode": 2}, {"mode": 0}]
