@@ -167,3 +167,100 @@ async def test_the_simulated_bridge_checks_xy_like_a_real_one(sim: Callable[...,
         assert await put("1", {"on": True, "xy": [0.123456, 0.3]}) == [
             {"success": {"/lights/1/state/on": True}}, {"success": {"/lights/1/state/xy": [0.1235, 0.3]}}]
         assert bridge.light("1")["colormode"] == "xy"
+
+
+# Venstar: the target follows the mode ------------------------------------------------------------------------
+def thermostat(stat: SimVenstar) -> Device:
+    mac = ":".join(stat.mac_hex[i:i + 2] for i in range(0, 12, 2))
+    found = Found(stat.address, identity={"mac": mac, "model": "COLORTOUCH"}, adapter="venstar-colortouch")
+    return device_for(found, SPECS["venstar-colortouch"], name="thermostat", room="landing")
+
+
+def test_the_target_is_read_from_the_setpoint_of_the_mode() -> None:
+    spec = SPECS["venstar-colortouch"]
+    info = {"mode": 1, "heattemp": 20.5, "cooltemp": 24.0, "spacetemp": 19.5}
+    targets = {mode: extract_state(spec, {"/query/info": {**info, "mode": mode}})["target_temperature"]
+               for mode in (0, 1, 2, 3)}
+    assert targets == {0: 20.5, 1: 20.5, 2: 24.0, 3: 20.5}  # auto shows the heating setpoint (documented)
+    assert "target_temperature" not in extract_state(spec, {"/query/info": {"heattemp": 20.5}})  # no mode
+    assert render_request(spec, "set_temperature", {"temperature": 23}, read={**info, "mode": 2}).data == {
+        "cooltemp": 23.0}
+    assert render_request(spec, "set_temperature", {"temperature": 23}, read=info).data == {"heattemp": 23.0}
+    with pytest.raises(AdapterSpecError, match="reads /query/info first"):
+        render_request(spec, "set_temperature", {"temperature": 23})
+    with pytest.raises(AdapterSpecError, match="has no mode"):
+        render_request(spec, "set_temperature", {"temperature": 23}, read={"heattemp": 20})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"read": {"path": "/elsewhere", "by": "mode", "cases": {2: {"form": {"c": "{temperature}"}}}}},
+     "not one of the state requests"),
+    ({"read": {"path": "/query/info", "by": "mode", "cases": {2: {"form": {"c": "{degrees}"}}}}},
+     "placeholder {degrees} is not an argument"),
+    ({"read": {"path": "/query/info", "by": "mode", "cases": {}}}, "at least 1"),
+    ({"read": {"path": "/query/info", "by": "a..b", "cases": {2: {"form": {"c": "1"}}}}}, "dotted JSON path"),
+])
+def test_a_read_before_write_is_checked(change: dict[str, Any], message: str) -> None:
+    spec: dict[str, Any] = {"name": "t", "version": 1, "description": "t", "kind": "climate",
+                            "capabilities": ["climate"],
+                            "state": [{"path": "/query/info", "extract": {"hvac_mode": {"path": "mode"}}}],
+                            "commands": {"set_temperature": {"path": "/control", "form": {"h": "{temperature}"}}}}
+    assert load_spec(spec)
+    spec["commands"]["set_temperature"].update(change)
+    with pytest.raises(AdapterSpecError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        load_spec(spec)
+
+
+async def test_set_temperature_changes_the_setpoint_of_the_mode(sim: Callable[..., Any],
+                                                                registry: Registry) -> None:
+    stat = sim(SimVenstar, name="Landing", ssdp=False, state={"mode": 2, "heattemp": 20.0, "cooltemp": 25.0})
+    dev = thermostat(stat)
+    registry.add(dev)
+    await registry.execute(dev.id, "set_temperature", {"temperature": 24})
+    assert stat.state["cooltemp"] == 24.0 and stat.state["heattemp"] == 20.0
+    assert (await registry.state(dev.id))["target_temperature"] == 24.0
+    await registry.execute(dev.id, "set_hvac_mode", {"mode": "heat"})
+    await registry.execute(dev.id, "set_temperature", {"temperature": 21.5})
+    assert stat.state["heattemp"] == 21.5 and stat.state["cooltemp"] == 24.0
+    assert (await registry.state(dev.id))["target_temperature"] == 21.5
+    assert [body for _, body in stat.commands] == [{"cooltemp": 24.0}, {"mode": 1}, {"heattemp": 21.5}]
+
+    # closer than setpointdelta (2): the thermostat refuses, with its reason; nothing changes
+    with pytest.raises(InvalidArgument, match=r"refused to set temperature: .cooltemp must be at least 2 above"):
+        await registry.execute(dev.id, "set_temperature", {"temperature": 23})
+    await registry.execute(dev.id, "set_hvac_mode", {"mode": "cool"})
+    with pytest.raises(InvalidArgument, match="cooltemp must be at least 2 above heattemp"):
+        await registry.execute(dev.id, "set_temperature", {"temperature": 22.5})
+    assert stat.state["heattemp"] == 21.5 and stat.state["cooltemp"] == 24.0
+
+    # a bad argument reads nothing; a thermostat that does not answer the read is not written to
+    before = len(stat.commands)
+    with pytest.raises(InvalidArgument):
+        await registry.execute(dev.id, "set_temperature", {"temperature": 90})
+    stat.stop()
+    with pytest.raises(DeviceUnavailable):
+        await registry.execute(dev.id, "set_temperature", {"temperature": 24})
+    assert len(stat.commands) == before
+
+
+async def test_the_owner_sets_the_thermostat_in_cool_mode_by_chat(sim: Callable[..., Any],
+                                                                  tmp_path: Path) -> None:
+    stat = sim(SimVenstar, name="Landing", ssdp=False, state={"mode": 2, "heattemp": 20.0, "cooltemp": 26.0})
+    settings = make_settings(tmp_path, device_timeout=2.0)
+    claw = Claw(settings, devices=[thermostat(stat)], drivers={"http": HttpDriver(timeout=2.0)})
+    await claw.start()
+
+    async def say(text: str) -> str:
+        result = await asyncio.wait_for(
+            claw.agent.ask(InboundMessage("console", settings.owner, text, standing="owner")), 20)
+        return result.reply
+
+    try:
+        await say("set the thermostat to 24")
+        assert stat.state["cooltemp"] == 24.0 and stat.state["heattemp"] == 20.0
+        stat.change({"heattemp": 23.0}, record="test")  # someone raised the heating at the wall
+        reply = await say("set the thermostat to 24.5")
+        assert "cooltemp must be at least 2 above heattemp" in reply, reply
+        assert stat.state["cooltemp"] == 24.0
+    finally:
+        await claw.stop()
