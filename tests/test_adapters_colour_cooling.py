@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ from devices.errors import AdapterSpecError, DeviceUnavailable, InvalidArgument,
 from devices.models import Device
 from devices.registry import Registry
 from devices.sim.hue import SimHue
-from devices.sim.vendor_base import VendorSim
 from devices.sim.venstar import SimVenstar
 from tests.conftest import make_settings
+from tests.test_adapters_vendors2 import driver, registry, sim  # noqa: F401 - fixtures
+
+# ruff: noqa: F811 - the fixtures above are taken as arguments by name (pytest's way), not redefined
 
 SPECS = builtin_specs()
 
@@ -38,32 +40,6 @@ def published_xy(rgb: tuple[int, int, int]) -> tuple[float, float]:
     y = red * 0.283881 + green * 0.668433 + blue * 0.047685
     z = red * 0.000088 + green * 0.072310 + blue * 0.986039
     return round(x / (x + y + z), 4), round(y / (x + y + z), 4)
-
-
-@pytest.fixture
-def sim() -> Iterator[Callable[..., Any]]:
-    started: list[VendorSim] = []
-
-    def start(cls: type[VendorSim], **kwargs: Any) -> Any:
-        device = cls(**kwargs).start()
-        started.append(device)
-        return device
-
-    yield start
-    for device in started:
-        device.stop()
-
-
-@pytest.fixture
-def driver() -> HttpDriver:
-    return HttpDriver()
-
-
-@pytest.fixture
-async def registry(driver: HttpDriver) -> AsyncIterator[Registry]:
-    reg = Registry(drivers={"http": driver}, timeout=2.0)
-    yield reg
-    await reg.close()
 
 
 async def paired_lights(bridge: SimHue, registry: Registry, driver: HttpDriver) -> list[Device]:

@@ -13,7 +13,8 @@ from devices.adapters.schema_base import DevicePath, Scalar, StrictModel, check_
 _ADAPTER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-def _keyed(value: Any) -> Any:
+def _keyed(cls: type, value: Any) -> Any:
+    """Map keys in their lookup spelling (map_key: 2, true, "cool"), whatever YAML made of them."""
     return {map_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
@@ -42,10 +43,7 @@ class CommandRead(StrictModel):
     by: str
     cases: dict[str, CommandCase] = Field(min_length=1, max_length=16)
 
-    @field_validator("cases", mode="before")
-    @classmethod
-    def _keys(cls, value: Any) -> Any:
-        return _keyed(value)
+    _keys = field_validator("cases", mode="before")(classmethod(_keyed))
 
     @field_validator("by")
     @classmethod
@@ -66,10 +64,7 @@ class ChildAdapters(StrictModel):
     path: str
     map: dict[str, str] = Field(min_length=1, max_length=16)
 
-    @field_validator("map", mode="before")
-    @classmethod
-    def _keys(cls, value: Any) -> Any:
-        return _keyed(value)
+    _keys = field_validator("map", mode="before")(classmethod(_keyed))
 
     @model_validator(mode="after")
     def _names(self) -> ChildAdapters:
