@@ -240,3 +240,19 @@ async def test_the_owner_sets_the_thermostat_in_cool_mode_by_chat(sim: Callable[
         assert stat.state["cooltemp"] == 24.0
     finally:
         await claw.stop()
+
+
+async def test_the_owner_colours_a_hue_lamp_by_chat(sim: Callable[..., Any], registry: Registry, driver: HttpDriver,
+                                                    tmp_path: Path) -> None:
+    bridge = sim(SimHue, name="Hue bridge", lights=["reading lamp"])
+    lamps = await paired_lights(bridge, registry, driver)
+    settings = make_settings(tmp_path, device_timeout=2.0)
+    claw = Claw(settings, devices=lamps, drivers={"http": driver})
+    await claw.start()
+    try:
+        result = await asyncio.wait_for(claw.agent.ask(InboundMessage(
+            "console", settings.owner, "make the reading lamp red", standing="owner")), 20)
+        assert result.reply
+    finally:
+        await claw.stop()
+    assert bridge.light("1")["on"] is True and tuple(bridge.light("1")["xy"]) == published_xy((255, 0, 0))
