@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devices.adapters.color_xy import xy_to_rgb
 from devices.adapters.credentials import CredentialStore
 from devices.adapters.pairing import PairingTimeout, check_hub, describe_pairing, pair_hub
 from devices.adapters.spec import builtin_specs, command_refusal, load_spec, spec_matches
@@ -130,7 +131,7 @@ async def test_venstar_found_over_ssdp_and_driven(sim: Callable[..., Any], regis
     await registry.execute(dev_id, "set_hvac_mode", {"mode": "cool"})
     assert stat.state["mode"] == 2
     state = await registry.state(dev_id)
-    assert state["hvac_mode"] == "cool" and state["target_temperature"] == 21.5
+    assert state["hvac_mode"] == "cool" and state["target_temperature"] == 24.0  # cooling: cooltemp
     await registry.execute(dev_id, "turn_off")
     assert stat.state["mode"] == 0 and (await registry.state(dev_id))["power"] is False
     assert [body for _, body in stat.commands] == [{"heattemp": 21.5}, {"mode": 2}, {"mode": 0}]
@@ -146,7 +147,8 @@ async def test_venstar_found_over_ssdp_and_driven(sim: Callable[..., Any], regis
 async def test_hue_bridge_pairs_after_the_link_button_and_its_lights_are_driven(
         sim: Callable[..., Any], registry: Registry, driver: HttpDriver, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    bridge = sim(SimHue, name="Hue bridge", lights=["reading lamp", "sofa lamp"])
+    bridge = sim(SimHue, name="Hue bridge", lights=["reading lamp", "sofa lamp"],
+                 light_types={"sofa lamp": "Dimmable light"})
     found = await fingerprint(bridge.address)
     assert found.adapter == "hue-bridge" and found.device_id == f"serial:{bridge.bridge_id}"
     with pytest.raises(ValueError, match="pair it"):
@@ -166,17 +168,25 @@ async def test_hue_bridge_pairs_after_the_link_button_and_its_lights_are_driven(
     assert paired.attempts >= 2 and paired.credential in bridge.users
     assert [d.name for d in paired.devices] == ["reading lamp", "sofa lamp"]
     lamp = paired.devices[0]
-    assert lamp.adapter == "hue-light" and lamp.address == bridge.address and lamp.room == "lounge"
+    assert lamp.adapter == "hue-color-light" and lamp.address == bridge.address and lamp.room == "lounge"
+    assert lamp.capabilities == {"power", "brightness", "color"}
     assert lamp.attrs == {"channel": "1", "paired_with": hub_id, "model": "LCT015"}
+    white = paired.devices[1]  # a "Dimmable light": no colour
+    assert white.adapter == "hue-light" and white.capabilities == {"power", "brightness"}
+    assert white.attrs["model"] == "LWB010"
     assert lamp.id == f"uuid:{bridge.state['lights']['1']['uniqueid']}"
 
     driver.credentials.set(hub_id, paired.credential)
     registry.extend(paired.devices)
-    assert await registry.state(lamp.id) == {"power": False, "brightness": 100, "available": True}
+    assert await registry.state(white.id) == {"power": False, "brightness": 100, "available": True}
+    state = await registry.state(lamp.id)
+    assert state.pop("rgb") == xy_to_rgb(bridge.light("1")["xy"])
+    assert state == {"power": False, "brightness": 100, "available": True}
     await registry.execute(lamp.id, "set_brightness", {"brightness": 50})
     assert bridge.light("1")["on"] is True and bridge.light("1")["bri"] == 128  # 1-254 on the bridge
     assert bridge.light("2")["on"] is False  # the other light is left alone
-    assert await registry.state(lamp.id) == {"power": True, "brightness": 50, "available": True}
+    state = await registry.state(lamp.id)
+    assert state["power"] is True and state["brightness"] == 50
     await registry.execute(paired.devices[1].id, "turn_on")
     await registry.execute(lamp.id, "turn_off")
     assert bridge.light("1")["on"] is False and bridge.light("2")["on"] is True
@@ -334,7 +344,7 @@ async def test_claw_pair_device_stores_the_secret_and_a_claw_drives_the_lights(
     await claw.start()
     try:
         lamp = next(d for d in claw.registry.all() if d.name == "reading lamp")
-        assert lamp.room == "lounge" and lamp.adapter == "hue-light"
+        assert lamp.room == "lounge" and lamp.adapter == "hue-color-light"
         await claw.registry.execute(lamp.id, "turn_on")
     finally:
         await claw.stop()

@@ -49,7 +49,7 @@ async def _found_paired_and_driven(lan: SimLan, tmp_path: Path) -> None:
     assert set(by_name) == {"desk strip", "heater plug", "porch dimmer", "hall dimmer", "office blind",
                             "reading lamp", "sofa lamp", "upstairs thermostat"}
     assert by_name["desk strip"].adapter == "wled" and by_name["desk strip"].room == "office"
-    assert by_name["reading lamp"].adapter == "hue-light" and by_name["reading lamp"].room == "living room"
+    assert by_name["reading lamp"].adapter == "hue-color-light" and by_name["reading lamp"].room == "living room"
     assert by_name["upstairs thermostat"].adapter == "venstar-colortouch"
     assert not {d.id for d in found.added} & {d.id for d in known}  # the home file's devices are not doubled
     assert len(known) + len(found.added) >= 12

@@ -6,6 +6,7 @@ import logging
 import re
 from typing import Any
 
+from devices.adapters.color_xy import ColorError, xy_to_rgb
 from devices.adapters.schema import STATE_KEYS, AdapterSpec, Extraction, map_key
 from devices.errors import AdapterSpecError
 
@@ -60,7 +61,8 @@ def extract_path(body: Any, path: str | None) -> Any:
 
 
 def _extract(key: str, ex: Extraction, body: Any) -> Any:
-    raw = _json_get(body, ex.path)
+    path = ex.path if ex.by is None else ex.path_for(_json_get(body, ex.by))
+    raw = _json_get(body, path)
     if ex.map is not None:
         mapped = {k.casefold(): v for k, v in ex.map.items()}
         if map_key(raw).casefold() not in mapped:
@@ -68,6 +70,13 @@ def _extract(key: str, ex: Extraction, body: Any) -> Any:
         raw = mapped[map_key(raw).casefold()]
     if ex.scale is not None:
         raw = ex.scale.to_normal(_number(raw))
+    if ex.color == "xy":
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise _Miss("not [x, y]")
+        try:
+            raw = xy_to_rgb([_number(v) for v in raw])
+        except ColorError as exc:
+            raise _Miss(str(exc)) from None
     return _coerce(STATE_KEYS[key], raw)
 
 

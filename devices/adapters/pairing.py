@@ -52,17 +52,20 @@ def is_hub(spec: AdapterSpec) -> bool:
 
 
 def check_hub(spec: AdapterSpec, specs: dict[str, AdapterSpec]) -> AdapterSpec:
-    """The children's spec of a hub, checked to need exactly what the hub provides (AdapterSpecError-free:
-    raises PairingError naming what is wrong)."""
+    """The children's (default) spec of a hub, checked, with every spec `children.adapters` may pick, to need
+    exactly what the hub provides (AdapterSpecError-free: raises PairingError naming what is wrong)."""
     if spec.pair is None or spec.pair.children is None:
         raise PairingError(f"adapter {spec.name} has no pairing step with devices behind it")
-    child = specs.get(spec.pair.children.adapter)
-    if child is None:
-        raise PairingError(f"adapter {spec.name}: its devices' adapter {spec.pair.children.adapter!r} is unknown")
-    if set(child.needs) != {"credential", "channel"}:
-        raise PairingError(f"adapter {child.name} must need credential and channel to drive a device behind "
-                           f"{spec.name}")
-    return child
+    children = spec.pair.children
+    names = [children.adapter] + (sorted(set(children.adapters.map.values())) if children.adapters else [])
+    for name in names:
+        child = specs.get(name)
+        if child is None:
+            raise PairingError(f"adapter {spec.name}: its devices' adapter {name!r} is unknown")
+        if set(child.needs) != {"credential", "channel"}:
+            raise PairingError(f"adapter {child.name} must need credential and channel to drive a device behind "
+                               f"{spec.name}")
+    return specs[children.adapter]
 
 
 async def _post(client: httpx.AsyncClient, address: str, spec: AdapterSpec) -> Any:
@@ -115,9 +118,11 @@ async def obtain_credential(client: httpx.AsyncClient, spec: AdapterSpec, addres
 
 
 async def list_children(client: httpx.AsyncClient, spec: AdapterSpec, child: AdapterSpec, address: str,
-                        hub_id: str, credential: str, room: str | None = None) -> list[Device]:
-    """The devices behind a paired hub, as registry Devices driven by `child` (names and ids are device
-    text: made printable and capped; an entry without a usable id or channel is left out)."""
+                        hub_id: str, credential: str, room: str | None = None,
+                        specs: dict[str, AdapterSpec] | None = None) -> list[Device]:
+    """The devices behind a paired hub, as registry Devices driven by `child`, or by the spec of `specs`
+    that `children.adapters` picks for an entry (names and ids are device text: made printable and capped;
+    an entry without a usable id or channel is left out)."""
     children = spec.pair.children if spec.pair else None
     if children is None:
         raise PairingError(f"adapter {spec.name} lists no devices behind it")
@@ -141,14 +146,17 @@ async def list_children(client: httpx.AsyncClient, spec: AdapterSpec, child: Ada
             continue
         name = extract_path(entry, children.name)
         model = extract_path(entry, children.model) if children.model else None
+        driven = child
+        if children.adapters is not None and specs is not None:
+            driven = specs.get(children.adapters.pick(entry, child.name, extract_path), child)
         attrs: dict[str, Any] = {"channel": channel, "paired_with": hub_id}
         if isinstance(model, str):
             attrs["model"] = untrusted_text(model, 64)
         devices.append(Device(
             id=f"uuid:{untrusted_text(str(ident), 64)}",
-            name=untrusted_text(name, 64) if isinstance(name, str) and name.strip() else f"{child.name} {channel}",
-            kind=child.kind, room=room, capabilities=frozenset(str(c) for c in child.capabilities),
-            driver="http", address=address, adapter=child.name, attrs=attrs))
+            name=untrusted_text(name, 64) if isinstance(name, str) and name.strip() else f"{driven.name} {channel}",
+            kind=driven.kind, room=room, capabilities=frozenset(str(c) for c in driven.capabilities),
+            driver="http", address=address, adapter=driven.name, attrs=attrs))
     return devices
 
 
@@ -162,7 +170,7 @@ async def pair_hub(spec: AdapterSpec, specs: dict[str, AdapterSpec], address: st
                                  headers={"User-Agent": "homeclaw"}) as client:
         credential, attempts = await obtain_credential(client, spec, address, wait=wait, retry=retry,
                                                        prompt=prompt)
-        devices = await list_children(client, spec, child, address, hub_id, credential, room)
+        devices = await list_children(client, spec, child, address, hub_id, credential, room, specs)
     return Paired(hub_id=hub_id, credential=credential, devices=devices, attempts=attempts)
 
 

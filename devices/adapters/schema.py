@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -17,14 +16,16 @@ from devices.adapters.schema_base import (
     Scalar,
     StrictModel,
     check_dotted,
+    map_key,
 )
 from devices.adapters.schema_match import Match, SsdpMatch, ZeroconfMatch
+from devices.adapters.schema_select import ChildAdapters, CommandCase, CommandRead
 from devices.commands import COMMANDS, Capability
 from devices.models import Kind
 
-__all__ = ["DEVICE_PARAMS", "PLACEHOLDER", "STATE_KEYS", "AdapterSpec", "Children", "CommandRequest", "Extraction",
-           "Match", "Pairing", "Scalar", "Scale", "SsdpMatch", "StateRequest", "Transform", "ZeroconfMatch",
-           "map_key"]
+__all__ = ["DEVICE_PARAMS", "PLACEHOLDER", "STATE_KEYS", "AdapterSpec", "ChildAdapters", "Children", "CommandCase",
+           "CommandRead", "CommandRequest", "Extraction", "Match", "Pairing", "Scalar", "Scale", "SsdpMatch",
+           "StateRequest", "Transform", "ZeroconfMatch", "map_key"]
 
 # Normalised state keys (devices/drivers/base.py, plus humidity) and how a raw value is coerced for each.
 STATE_KEYS: dict[str, str] = {
@@ -39,15 +40,6 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # `credential` (the secret its pairing step obtained; only in paths, never logged) and `channel` (which light,
 # relay… behind one address, from the device's attrs).
 DEVICE_PARAMS = ("credential", "channel")
-
-
-def map_key(value: Any) -> str:
-    """The string form under which a raw value is looked up in a `map` (JSON spelling for bools/null)."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class Scale(StrictModel):
@@ -84,9 +76,15 @@ class _Mapped(StrictModel):
 
 
 class Extraction(_Mapped):
-    """Where a state value lives in a response (`path`: "on", "status.brightness", "lights.0.bri", "$")."""
+    """Where a state value lives in a response (`path`: "on", "status.brightness", "lights.0.bri", "$").
+    `by` + `paths`: the path chosen by another value of the same answer (Venstar's target temperature is
+    cooltemp when mode is 2: `{path: heattemp, by: mode, paths: {2: cooltemp}}`; `path` is the default).
+    `color: xy`: the value is CIE [x, y] (Hue), read as the [r, g, b] of that colour at full brightness."""
 
     path: str
+    by: str | None = None
+    paths: dict[str, str] | None = None
+    color: Literal["xy"] | None = None
 
     @field_validator("path")
     @classmethod
@@ -95,11 +93,34 @@ class Extraction(_Mapped):
             raise ValueError(f"{value!r} is not a dotted JSON path like 'status.brightness' or 'lights.0.on'")
         return value
 
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _path_keys(cls, value: Any) -> Any:
+        return {map_key(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _chosen(self) -> Extraction:
+        if (self.by is None) != (self.paths is None):
+            raise ValueError("`by` and `paths` go together (the value that chooses, and a path per value)")
+        if self.by is not None:
+            check_dotted(self.by, "by: ")
+            for path in (self.paths or {}).values():
+                check_dotted(path, "paths: ")
+        return self
+
+    def path_for(self, chooser: Any) -> str:
+        """The path to read when the `by` value is `chooser` (`path` when nothing is chosen)."""
+        if self.paths is None:
+            return self.path
+        return self.paths.get(map_key(chooser), self.path)
+
 
 class Transform(_Mapped):
-    """How a command argument becomes the device's value: `map`, then `scale`, then `cast`."""
+    """How a command argument becomes the device's value: `map`, then `scale`, then `cast`; `color: xy`
+    turns an [r, g, b] into CIE [x, y] (Hue's formula: devices/adapters/color_xy.py)."""
 
     cast: Literal["int", "float", "str", "bool"] | None = None
+    color: Literal["xy"] | None = None
 
 
 class _Request(StrictModel):
@@ -153,6 +174,21 @@ class CommandRequest(_Request):
     method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
     transform: dict[str, Transform] = Field(default_factory=dict)
     error: ErrorPath | None = None
+    read: CommandRead | None = None
+
+    def templates(self) -> Iterator[tuple[str, Any]]:
+        yield from super().templates()
+        if self.read is not None:
+            yield from self.read.templates()
+
+    def body(self, case: CommandCase | None) -> tuple[Any, dict[str, Scalar] | None, dict[str, Scalar] | None]:
+        """(json, form, query) to send: the command's own, with what `case` gives in their place."""
+        if case is None:
+            return self.json_body, self.form, self.query
+        json_body, form = (case.json_body, None) if case.json_body is not None else (self.json_body, self.form)
+        if case.form is not None:
+            json_body, form = None, case.form
+        return json_body, form, case.query if case.query is not None else self.query
 
 
 class Children(StrictModel):
@@ -165,6 +201,7 @@ class Children(StrictModel):
     identity: str
     name: str = "name"
     model: str | None = None
+    adapters: ChildAdapters | None = None
     max_count: int = Field(64, ge=1, le=256)
 
     @model_validator(mode="after")
@@ -257,6 +294,13 @@ class AdapterSpec(StrictModel):
                         problems.append(f"state[{i}].{where}: {{credential}} is allowed in the path only")
         for name, req in self.commands.items():
             problems.extend(_command_problems(name, req, declared, needs))
+            if req.read is not None and req.read.path not in paths:
+                problems.append(f"commands.{name}.read.path: {req.read.path!r} is not one of the state requests "
+                                f"({', '.join(paths) or 'none'})")
+        for req in self.state:
+            for key, ex in req.extract.items():
+                if ex.color is not None and STATE_KEYS[key] != "rgb":
+                    problems.append(f"state: color: {ex.color} reads a colour, not {key}")
         used = {COMMANDS[n].capability for n in self.commands if n in COMMANDS}
         for cap in sorted(declared - used - _READ_ONLY_CAPABILITIES):
             problems.append(f"capabilities: {cap} is declared but no command for it is given")
@@ -288,10 +332,12 @@ def _command_problems(name: str, req: CommandRequest, declared: set[Capability],
                                 f"{name} (its arguments: {arg_list})")
             elif index is not None and (args[base].type is not list or int(index) > 2):
                 problems.append(f"commands.{name}.{where}: {{{base}.{index}}} indexes a non-list or past rgb")
-    for arg in req.transform:
+    for arg, t in req.transform.items():
         if arg not in args:
             problems.append(f"commands.{name}.transform: {arg} is not an argument of {name} (its arguments: "
                             f"{arg_list})")
+        elif t.color is not None and args[arg].type is not list:
+            problems.append(f"commands.{name}.transform.{arg}: color: {t.color} converts an [r, g, b]")
     return problems
 
 

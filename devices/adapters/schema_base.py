@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -16,6 +17,15 @@ class StrictModel(BaseModel):
     """Base of every schema model: unknown fields refused, immutable, fields settable by name or alias."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def map_key(value: Any) -> str:
+    """The string form under which a raw value is looked up in a `map` (JSON spelling for bools/null)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def check_path(path: str) -> str:

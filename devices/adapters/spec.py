@@ -15,6 +15,7 @@ from urllib.parse import quote
 import yaml
 from pydantic import ValidationError
 
+from devices.adapters.color_xy import ColorError, rgb_to_xy
 from devices.adapters.extract import _json_get, _Miss, extract_path, extract_state, match_identity, spec_matches
 from devices.adapters.schema import (
     PLACEHOLDER,
@@ -33,7 +34,8 @@ from devices.errors import AdapterSpecError, InvalidArgument, UnsupportedCommand
 
 __all__ = [
     "STATE_KEYS", "AdapterSpec", "CommandRequest", "Extraction", "Match", "RenderedRequest", "Scale",
-    "StateRequest", "Transform", "builtin_specs", "command_refusal", "extract_path", "extract_state", "load_spec",
+    "StateRequest", "Transform", "builtin_specs", "command_read", "command_refusal", "extract_path",
+    "extract_state", "load_spec",
     "parse_spec_text", "match_identity", "refusal_at", "render_request", "render_state", "spec_matches",
     "spec_to_dict",
 ]
@@ -191,21 +193,55 @@ def _path(template: str, values: dict[str, Any]) -> tuple[str, str]:
     return path, shown
 
 
-def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None,
-                   params: dict[str, str] | None = None) -> RenderedRequest:
-    """Fill the command's template with its (validated, transformed) args and the device params the spec
-    `needs` (credential, channel). Raises UnsupportedCommand, InvalidArgument or AdapterSpecError."""
+def _command(spec: AdapterSpec, command: str) -> CommandRequest:
     req = spec.commands.get(command)
     if req is None:
         raise UnsupportedCommand(f"adapter {spec.name} has no {command.replace('_', ' ')} command")
+    return req
+
+
+def command_read(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None,
+                 params: dict[str, str] | None = None) -> tuple[RenderedRequest, StateRequest] | None:
+    """The read a command needs first (its `read`: which body to send depends on the device's answer), with
+    the state request it is, or None. Checks the args first (UnsupportedCommand, InvalidArgument), so a bad
+    command reads nothing; AdapterSpecError when a device param is missing."""
+    req = _command(spec, command)
+    validate(command, args)
+    if req.read is None:
+        return None
+    index = next(i for i, r in enumerate(spec.state) if r.path == req.read.path)  # checked by the schema
+    return render_state(spec, params)[index], spec.state[index]
+
+
+def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None, read: Any = None) -> RenderedRequest:
+    """Fill the command's template with its (validated, transformed) args and the device params the spec
+    `needs` (credential, channel); `read` is the decoded answer to `command_read` when the command has one
+    (its `by` value picks the body). Raises UnsupportedCommand, InvalidArgument or AdapterSpecError."""
+    req = _command(spec, command)
     clean = validate(command, args)
     arg_types = {a.name: a.type for a in COMMANDS[command].args}
     values = {k: _transform(spec, command, k, v, req.transform.get(k), arg_types[k])
               for k, v in clean.items()}
     values.update(_device_params(spec, params))
     path, shown = _path(req.path, values)
-    return RenderedRequest(method=req.method, path=path, json=_fill(req.json_body, values),
-                           params=_fill(req.query, values), data=_fill(req.form, values), shown=shown)
+    json_body, form, query = req.body(_case(spec, command, req, read))
+    return RenderedRequest(method=req.method, path=path, json=_fill(json_body, values),
+                           params=_fill(query, values), data=_fill(form, values), shown=shown)
+
+
+def _case(spec: AdapterSpec, command: str, req: CommandRequest, read: Any) -> Any:
+    if req.read is None:
+        return None
+    what = command.replace("_", " ")
+    if read is None:
+        raise AdapterSpecError(f"adapter {spec.name}: {what} reads {req.read.path} first; it was not read")
+    try:
+        value = _json_get(read, req.read.by)
+    except _Miss:
+        raise AdapterSpecError(f"adapter {spec.name}: cannot {what}: the device's answer to {req.read.path} "
+                               f"has no {req.read.by}") from None
+    return req.read.cases.get(map_key(value)) if isinstance(value, str | int | float | bool) else None
 
 
 def render_state(spec: AdapterSpec, params: dict[str, str] | None = None) -> list[RenderedRequest]:
@@ -255,6 +291,11 @@ def _transform(spec: AdapterSpec, command: str, arg: str, value: Any, t: Transfo
         value = round(value) if kind is int else round(value, 3)
     if t.cast is not None:
         value = _CASTS[t.cast](value)
+    if t.color == "xy":
+        try:
+            value = rgb_to_xy(value)
+        except ColorError as exc:
+            raise InvalidArgument(f"{spec.name} cannot {command.replace('_', ' ')}: {exc}") from None
     return value
 
 

@@ -14,6 +14,7 @@ from devices.adapters.spec import (
     AdapterSpec,
     RenderedRequest,
     builtin_specs,
+    command_read,
     command_refusal,
     extract_state,
     refusal_at,
@@ -164,7 +165,10 @@ class HttpDriver:
     async def execute(self, device: Device, command: str, args: dict[str, Any]) -> None:
         spec = self.spec_for(device)
         try:
-            req = render_request(spec, command, args, self._params(device, spec))
+            params = self._params(device, spec)
+            first = command_read(spec, command, args, params)  # read-before-write: the body depends on it
+            answer = None if first is None else await self._read(device, first[0], first[1].error)
+            req = render_request(spec, command, args, params, read=answer)
         except AdapterSpecError as exc:
             raise DeviceUnavailable(f"{device.name}: {exc}") from None
         log.info("%s: %s %s", device.id, command, args or "")
@@ -179,6 +183,16 @@ class HttpDriver:
                 text = untrusted_text(refusal).replace('"', "'")
                 raise InvalidArgument(f'{device.name} refused to {command.replace("_", " ")}: "{text}"')
 
+    async def _read(self, device: Device, req: RenderedRequest, error: str | None) -> Any:
+        """One read request's decoded answer; a refusal at the spec's `error` path is DeviceUnavailable."""
+        body = await _fetch(self._http(), device.name, device.address, req)
+        answer = _decode(device.name, req.label, body)
+        refusal = refusal_at(error, answer)
+        if refusal is not None:
+            text = untrusted_text(refusal).replace('"', "'")
+            raise DeviceUnavailable(f'{device.name} refused the read of {req.label}: "{text}"')
+        return answer
+
     async def state(self, device: Device) -> dict[str, Any]:
         spec = self.spec_for(device)
         try:
@@ -187,13 +201,7 @@ class HttpDriver:
             raise DeviceUnavailable(f"{device.name}: {exc}") from None
 
         async def read(template: str, error: str | None, req: RenderedRequest) -> tuple[str, Any]:
-            body = await _fetch(self._http(), device.name, device.address, req)
-            answer = _decode(device.name, req.label, body)
-            refusal = refusal_at(error, answer)
-            if refusal is not None:
-                text = untrusted_text(refusal).replace('"', "'")
-                raise DeviceUnavailable(f'{device.name} refused the read of {req.label}: "{text}"')
-            return template, answer
+            return template, await self._read(device, req, error)
 
         responses = dict(await asyncio.gather(*(read(r.path, r.error, req)
                                                 for r, req in zip(spec.state, reads, strict=True))))

@@ -14,16 +14,32 @@ from devices.sim.vendor_base import VendorSim, payload
 
 SEARCH_TARGET = "urn:schemas-upnp-org:device:basic:1"  # what the bridge answers SSDP searches as
 LINK_SECONDS = 30.0  # a pressed link button lets apps register for 30 s, as on the real bridge
+# What a light of each v1 `type` has beyond on/bri: which state keys, and its model (real Hue models)
+LIGHT_TYPES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "Extended color light": (("hue", "sat", "xy", "ct", "colormode"), "LCT015", "Hue color lamp"),
+    "Color light": (("hue", "sat", "xy", "colormode"), "LLC020", "Hue Go"),
+    "Color temperature light": (("ct", "colormode"), "LTW001", "Hue white ambiance lamp"),
+    "Dimmable light": ((), "LWB010", "Hue white lamp"),
+}
+_COLOUR_KEYS = ("hue", "sat", "xy", "ct", "colormode")
 
 
 def _error(kind: int, address: str, description: str) -> list[dict[str, Any]]:
     return [{"error": {"type": kind, "address": address, "description": description}}]
 
 
+def _is_xy(value: Any) -> bool:
+    """A CIE xy pair as the bridge takes it: two numbers, each 0-1."""
+    return (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in value))
+
+
 class SimHue(VendorSim):
     """Hue bridge v1 REST. Errors come as HTTP 200 with a list of {"error": {type, address, description}}, as
     the bridge sends them (type 1 unauthorized user, 3 resource not available, 6 parameter not available,
-    7 invalid value, 101 link button not pressed). `press_link_button()` (or POST /control/linkbutton, the
+    7 invalid value, 101 link button not pressed, 201 not modifiable while off). Colour lights take and report
+    CIE `xy` (4 decimals; colormode becomes "xy"); `light_types` makes some lights "Dimmable light" (no colour
+    state; xy is error 6) or another v1 type. `press_link_button()` (or POST /control/linkbutton, the
     simulator's own endpoint) stands for pressing the round button on the bridge."""
 
     MODEL = "Philips hue bridge"
@@ -34,8 +50,13 @@ class SimHue(VendorSim):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None,
-                 lights: list[str] | None = None, ssdp: bool = True) -> None:
+                 lights: list[str] | None = None, ssdp: bool = True,
+                 light_types: dict[str, str] | None = None) -> None:
         self._light_names = list(lights or ["Hue color lamp 1", "Hue color lamp 2"])
+        self._light_types = dict(light_types or {})  # light name -> v1 type; "Extended color light" if not given
+        unknown = sorted(set(self._light_types.values()) - set(LIGHT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown Hue light type(s) {', '.join(unknown)}; known: {', '.join(LIGHT_TYPES)}")
         super().__init__(host=host, port=port, name=name, state=state, serial=serial)
         self._ssdp_wanted = ssdp
         self._ssdp: SsdpResponder | None = None
@@ -51,6 +72,15 @@ class SimHue(VendorSim):
             digest = hashlib.sha1(f"{name}/{i}".encode()).hexdigest()
             light.update(name=name, uniqueid="00:17:88:01:" + ":".join(digest[j:j + 2] for j in range(0, 8, 2))
                          + "-0b")
+            kind = self._light_types.get(name, "Extended color light")
+            keys, model, product = LIGHT_TYPES[kind]
+            light.update(type=kind, modelid=model, productname=product)
+            for key in set(_COLOUR_KEYS) - set(keys):  # a white lamp reports no colour state at all
+                light["state"].pop(key, None)
+            if "xy" not in keys:
+                light["capabilities"]["control"].pop("colorgamuttype", None)
+            if "ct" not in keys:
+                light["capabilities"]["control"].pop("ct", None)
             lights[str(i)] = light
         return {"lights": lights}
 
@@ -129,18 +159,23 @@ class SimHue(VendorSim):
                 clean[key] = value
             elif key == "bri" and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 254:
                 clean[key] = value
-            elif key in ("on", "bri"):
+            elif key == "xy" and "xy" in light and _is_xy(value):
+                value = clean[key] = [round(float(v), 4) for v in value]
+            elif key in ("on", "bri") or (key == "xy" and "xy" in light):
                 results += _error(7, address, f"invalid value, {json.dumps(value)}, for parameter, {key}")
                 continue
-            else:
+            else:  # includes xy on a white lamp, which has no colour
                 results += _error(6, address, f"parameter, {key}, not available")
                 continue
             results.append({"success": {address: value}})
-        if "bri" in clean and not light["on"] and clean.get("on") is not True:
-            results = [r for r in results if "success" not in r or not str(next(iter(r["success"]))).endswith(
-                "/bri")] + _error(201, f"/lights/{channel}/state/bri",
-                                  "parameter, bri, is not modifiable. Device is set to off.")
-            clean.pop("bri")
+        if not light["on"] and clean.get("on") is not True:  # an off light takes nothing but "on"
+            for key in [k for k in clean if k != "on"]:
+                results = [r for r in results if "success" not in r or not str(next(iter(r["success"]))).endswith(
+                    f"/{key}")] + _error(201, f"/lights/{channel}/state/{key}",
+                                         f"parameter, {key}, is not modifiable. Device is set to off.")
+                clean.pop(key)
+        if "xy" in clean:
+            clean["colormode"] = "xy"
         light.update(clean)
         self.commands.append((f"PUT /lights/{channel}/state", changes))
         return results

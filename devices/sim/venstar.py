@@ -38,8 +38,10 @@ def _temp(field: str) -> Callable[[Any], float]:
 class SimVenstar(VendorSim):
     """ColorTouch T7900 set to Celsius (tempunits 1). POST /control takes form fields mode, fan, heattemp,
     cooltemp and answers {"success": true}, or HTTP 200 with {"error": true, "reason": ...} when it refuses
-    (e.g. setpoints closer than setpointdelta in auto, out of range). A setpoint given alone keeps the other
-    one. The room temperature and humidity are the simulator's own (`temperature`, `humidity` in `state`)."""
+    (e.g. setpoints closer than setpointdelta, out of range). A setpoint given alone keeps the other one; the
+    pair must keep heattemp <= cooltemp - setpointdelta in every mode (the ColorTouch never lets its heating
+    and cooling setpoints come closer), checked when a setpoint changes or the mode becomes auto. The room
+    temperature and humidity are the simulator's own (`temperature`, `humidity` in `state`)."""
 
     MODEL = "COLORTOUCH"
     FIRMWARE = "6.93"
@@ -104,10 +106,10 @@ class SimVenstar(VendorSim):
             return {"error": True, "reason": "parameters must be numbers"}
         heat = changes.get("heattemp", self._state["heattemp"])
         cool = changes.get("cooltemp", self._state["cooltemp"])
-        mode = changes.get("mode", self._state["mode"])
-        if mode == 3 and cool - heat < self._state["setpointdelta"]:
+        touched = "heattemp" in changes or "cooltemp" in changes or changes.get("mode") == 3
+        if touched and cool - heat < self._state["setpointdelta"]:
             return {"error": True, "reason": f"cooltemp must be at least {self._state['setpointdelta']:g} "
-                                             "above heattemp in auto mode"}
+                                             f"above heattemp (heattemp {heat:g}, cooltemp {cool:g})"}
         try:
             self.change(changes, record="POST /control")
         except BadValue as exc:
