@@ -159,9 +159,13 @@ def test_the_target_is_read_from_the_setpoint_of_the_mode() -> None:
                for mode in (0, 1, 2, 3)}
     assert targets == {0: 20.5, 1: 20.5, 2: 24.0, 3: 20.5}  # auto shows the heating setpoint (documented)
     assert "target_temperature" not in extract_state(spec, {"/query/info": {"heattemp": 20.5}})  # no mode
+    # both setpoints go out (as the venstarcolortouch library sends them): the mode's one set, the other as read
     assert render_request(spec, "set_temperature", {"temperature": 23}, read={**info, "mode": 2}).data == {
-        "cooltemp": 23.0}
-    assert render_request(spec, "set_temperature", {"temperature": 23}, read=info).data == {"heattemp": 23.0}
+        "cooltemp": 23.0, "heattemp": 20.5}
+    assert render_request(spec, "set_temperature", {"temperature": 23}, read=info).data == {
+        "heattemp": 23.0, "cooltemp": 24.0}
+    with pytest.raises(AdapterSpecError, match="no plain value at cooltemp"):
+        render_request(spec, "set_temperature", {"temperature": 23}, read={"mode": 1, "heattemp": 20})
     with pytest.raises(AdapterSpecError, match="reads /query/info first"):
         render_request(spec, "set_temperature", {"temperature": 23})
     with pytest.raises(AdapterSpecError, match="has no mode"):
@@ -175,6 +179,14 @@ def test_the_target_is_read_from_the_setpoint_of_the_mode() -> None:
      "placeholder {degrees} is not an argument"),
     ({"read": {"path": "/query/info", "by": "mode", "cases": {}}}, "at least 1"),
     ({"read": {"path": "/query/info", "by": "a..b", "cases": {2: {"form": {"c": "1"}}}}}, "dotted JSON path"),
+    ({"read": {"path": "/query/info", "by": "mode", "keep": {"temperature": "x"},
+               "cases": {2: {"form": {"c": "1"}}}}}, "temperature is already an argument"),
+    ({"read": {"path": "/query/info", "by": "mode", "keep": {"Bad-Name": "x"},
+               "cases": {2: {"form": {"c": "1"}}}}}, "not a placeholder name"),
+    ({"read": {"path": "/query/info", "by": "mode", "keep": {"cool_now": "a..b"},
+               "cases": {2: {"form": {"c": "{cool_now}"}}}}}, "dotted JSON path"),
+    ({"read": {"path": "/query/info", "by": "mode", "cases": {2: {"form": {"c": "{cool_now}"}}}}},
+     "placeholder {cool_now} is not an argument"),
 ])
 def test_a_read_before_write_is_checked(change: dict[str, Any], message: str) -> None:
     spec: dict[str, Any] = {"name": "t", "version": 1, "description": "t", "kind": "climate",
@@ -199,7 +211,8 @@ async def test_set_temperature_changes_the_setpoint_of_the_mode(sim: Callable[..
     await registry.execute(dev.id, "set_temperature", {"temperature": 21.5})
     assert stat.state["heattemp"] == 21.5 and stat.state["cooltemp"] == 24.0
     assert (await registry.state(dev.id))["target_temperature"] == 21.5
-    assert [body for _, body in stat.commands] == [{"cooltemp": 24.0}, {"mode": 1}, {"heattemp": 21.5}]
+    assert [body for _, body in stat.commands] == [{"cooltemp": 24.0, "heattemp": 20.0}, {"mode": 1},
+                                                   {"heattemp": 21.5, "cooltemp": 24.0}]
 
     # closer than setpointdelta (2): the thermostat refuses, with its reason; nothing changes
     with pytest.raises(InvalidArgument, match=r"refused to set temperature: .cooltemp must be at least 2 above"):

@@ -134,7 +134,7 @@ async def test_venstar_found_over_ssdp_and_driven(sim: Callable[..., Any], regis
     assert state["hvac_mode"] == "cool" and state["target_temperature"] == 24.0  # cooling: cooltemp
     await registry.execute(dev_id, "turn_off")
     assert stat.state["mode"] == 0 and (await registry.state(dev_id))["power"] is False
-    assert [body for _, body in stat.commands] == [{"heattemp": 21.5}, {"mode": 2}, {"mode": 0}]
+    assert [body for _, body in stat.commands] == [{"heattemp": 21.5, "cooltemp": 24.0}, {"mode": 2}, {"mode": 0}]
 
     # the thermostat answers HTTP 200 with {"error": true, "reason": ...}: the claw says so, nothing changed
     stat.change({"cooltemp": 22.5}, record="test")

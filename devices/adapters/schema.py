@@ -318,11 +318,16 @@ def _command_problems(name: str, req: CommandRequest, declared: set[Capability],
         problems.append(f"commands.{name}: needs capability {cmd.capability}, which is not in capabilities")
     args = {a.name: a for a in cmd.args}
     arg_list = ", ".join(args) or "none"
+    kept = set(req.read.keep) if req.read is not None else set()
+    for clash in sorted(kept & (set(args) | needs)):
+        problems.append(f"commands.{name}.read.keep: {clash} is already an argument or a device param")
     for where, value in req.templates():
         for key in _dict_keys(value):
             if PLACEHOLDER.search(key):
                 problems.append(f"commands.{name}.{where}: placeholder in key {key!r} (only in values)")
         for base, index in _placeholder_parts(value):
+            if base in kept and index is None:
+                continue
             if base in needs and index is None:
                 if base == "credential" and where != "path":
                     problems.append(f"commands.{name}.{where}: {{credential}} is allowed in the path only")

@@ -42,8 +42,20 @@ class CommandRead(StrictModel):
     path: DevicePath
     by: str
     cases: dict[str, CommandCase] = Field(min_length=1, max_length=16)
+    # values from the same answer the bodies may use as {name} placeholders: name -> dotted path (a scalar),
+    # e.g. {cool_now: cooltemp}, so a device that wants both setpoints gets the other one as it is
+    keep: dict[str, str] = Field(default_factory=dict, max_length=8)
 
     _keys = field_validator("cases", mode="before")(classmethod(_keyed))
+
+    @field_validator("keep")
+    @classmethod
+    def _keep(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                raise ValueError(f"read.keep: {name!r} is not a placeholder name (lower case, digits, _)")
+            check_dotted(path, f"read.keep.{name}: ", " like 'cooltemp' or 'state.bri'")
+        return value
 
     @field_validator("by")
     @classmethod

@@ -224,10 +224,29 @@ def render_request(spec: AdapterSpec, command: str, args: dict[str, Any] | None 
     values = {k: _transform(spec, command, k, v, req.transform.get(k), arg_types[k])
               for k, v in clean.items()}
     values.update(_device_params(spec, params))
+    case = _case(spec, command, req, read)
+    values.update(_kept(spec, command, req, read))
     path, shown = _path(req.path, values)
-    json_body, form, query = req.body(_case(spec, command, req, read))
+    json_body, form, query = req.body(case)
     return RenderedRequest(method=req.method, path=path, json=_fill(json_body, values),
                            params=_fill(query, values), data=_fill(form, values), shown=shown)
+
+
+def _kept(spec: AdapterSpec, command: str, req: CommandRequest, read: Any) -> dict[str, Any]:
+    """The read's values the command's bodies use by name (its `read.keep`); each must be a scalar."""
+    if req.read is None or not req.read.keep or read is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, path in req.read.keep.items():
+        try:
+            value = _json_get(read, path)
+        except _Miss:
+            value = None
+        if not isinstance(value, str | int | float | bool):
+            raise AdapterSpecError(f"adapter {spec.name}: cannot {command.replace('_', ' ')}: the device's answer "
+                                   f"to {req.read.path} has no plain value at {path}")
+        out[name] = value
+    return out
 
 
 def _case(spec: AdapterSpec, command: str, req: CommandRequest, read: Any) -> Any:
