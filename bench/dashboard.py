@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,46 @@ def states_in_html(page: Any, url: str) -> tuple[int, int]:
     return len(known), html.count("data-state-of=")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+SIM_THREADS = ("sim-", "simcam-", "sonos-sim-", "sonos-ssdp-", "ssdp-")  # devices/sim's thread names
+
+
+def thread_cpu(native_id: int) -> float:
+    """User + system CPU seconds one thread of this process has used (Linux /proc); 0 once it has ended."""
+    try:
+        fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split() -> dict[str, float]:
+    """CPU seconds this process has used: in all, and by the simulators (their threads, living or ended)."""
+    from devices.sim.loopback_http import REQUEST_THREAD_PREFIX, finished_request_cpu
+
+    living = sum(thread_cpu(t.native_id or 0) for t in threading.enumerate()
+                 if t.name.startswith(SIM_THREADS) and t.name != f"{REQUEST_THREAD_PREFIX}-done")
+    times = os.times()
+    return {"total": times.user + times.system, "sims": living + finished_request_cpu()}
+
+
+def cpu_share(child: subprocess.Popen[str], seconds: float) -> tuple[float, float]:
+    """(claw, simulators): the share of one core each used in the child over `seconds`."""
+    assert child.stdin is not None and child.stdout is not None
+
+    def ask() -> dict[str, float]:
+        child.stdin.write("cpu\n")
+        child.stdin.flush()
+        line = child.stdout.readline()
+        while line and not line.startswith("{"):  # anything else the child printed meanwhile
+            line = child.stdout.readline()
+        return json.loads(line)
+
+    before, t0 = ask(), time.monotonic()
+    time.sleep(seconds)
+    after = ask()
+    elapsed = time.monotonic() - t0
+    sims = (after["sims"] - before["sims"]) / elapsed
+    return (after["total"] - before["total"]) / elapsed - sims, sims
 
 
 def serve() -> None:
@@ -122,7 +159,8 @@ def serve() -> None:
     device = next(d.id for d in demo.home.devices if d.name == "kitchen light")
     light = demo.home.http["kitchen light"].address
     print(json.dumps({"url": demo.url, "token": demo.token, "device": device, "light": light}), flush=True)
-    sys.stdin.read()
+    for _ in sys.stdin:  # each line asks for the CPU used so far
+        print(json.dumps(cpu_split()), flush=True)
     for _ in gen:
         pass
 
@@ -174,16 +212,13 @@ def main() -> None:
             print(f"click On/Off -> page shows it: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
                   f"max {max(lat):.0f} ms over {len(lat)} clicks")
             time.sleep(1)
-            before, t0 = cpu_seconds(child.pid), time.monotonic()
-            time.sleep(10)
-            busy = (cpu_seconds(child.pid) - before) / (time.monotonic() - t0)
-            print(f"the claw's CPU while one Home page is open and idle: {busy:.0%} of one core "
-                  "(every device read every 0.1 s)")
+            claw, sims = cpu_share(child, 10)
+            print(f"CPU while one Home page is open and idle (every device read every 0.1 s): the claw {claw:.0%} "
+                  f"of one core, the simulated home {sims:.0%} (same process, its own threads)")
             page.goto("about:blank")
             time.sleep(11)  # the live loops linger 10 s after the last page closes
-            before, t0 = cpu_seconds(child.pid), time.monotonic()
-            time.sleep(5)
-            print(f"... and with no page open: {(cpu_seconds(child.pid) - before) / (time.monotonic() - t0):.0%}")
+            claw, sims = cpu_share(child, 5)
+            print(f"... and with no page open: the claw {claw:.0%}, the simulated home {sims:.0%}")
             shown, total = states_in_html(page, demo["url"])
             print(f"Home's HTML, 15 s after the last page closed: {shown} of {total} device states in it for the "
                   "first paint (what the claw knows; nothing is read during the request)")

@@ -6,11 +6,22 @@ import logging
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
 log = logging.getLogger(__name__)
+
+REQUEST_THREAD_PREFIX = "sim-req"
+_finished_lock = threading.Lock()
+_finished_cpu = 0.0  # CPU seconds of request threads that have ended (theirs no longer show in /proc)
+
+
+def finished_request_cpu() -> float:
+    """CPU seconds used by simulator request threads that have ended, in this process (for benchmarks that
+    split a process's CPU between the claw and its simulators; living threads are named REQUEST_THREAD_PREFIX)."""
+    return _finished_cpu
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -28,6 +39,18 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             log.debug("client %s went away", client_address)
             return
         super().handle_error(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection on its own thread, named for the simulator; its CPU is counted when it ends."""
+        global _finished_cpu
+        thread = threading.current_thread()
+        thread.name = f"{REQUEST_THREAD_PREFIX}-{self.server_port}"
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with _finished_lock:
+                thread.name = f"{REQUEST_THREAD_PREFIX}-done"
+                _finished_cpu += time.thread_time()
 
 
 class SimRequestHandler(BaseHTTPRequestHandler):
