@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from devices.sim.cpu import cpu_split  # noqa: E402
 from tests.browser.demo import start_demo  # noqa: E402
 
 PAGES = ["home", "chat", "cameras", "routines", "memory", "soul", "activity", "status"]
@@ -108,28 +107,6 @@ def states_in_html(page: Any, url: str) -> tuple[int, int]:
     html = page.context.request.get(f"{url}/home").text()
     known = json.loads(html.split('<script type="application/json" id="states">', 1)[1].split("</script>", 1)[0])
     return len(known), html.count("data-state-of=")
-
-
-SIM_THREADS = ("sim-", "simcam-", "sonos-sim-", "sonos-ssdp-", "ssdp-")  # devices/sim's thread names
-
-
-def thread_cpu(native_id: int) -> float:
-    """User + system CPU seconds one thread of this process has used (Linux /proc); 0 once it has ended."""
-    try:
-        fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_split() -> dict[str, float]:
-    """CPU seconds this process has used: in all, and by the simulators (their threads, living or ended)."""
-    from devices.sim.loopback_http import REQUEST_THREAD_PREFIX, finished_request_cpu
-
-    living = sum(thread_cpu(t.native_id or 0) for t in threading.enumerate()
-                 if t.name.startswith(SIM_THREADS) and t.name != f"{REQUEST_THREAD_PREFIX}-done")
-    times = os.times()
-    return {"total": times.user + times.system, "sims": living + finished_request_cpu()}
 
 
 def cpu_share(child: subprocess.Popen[str], seconds: float) -> tuple[float, float]:
