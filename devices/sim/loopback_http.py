@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import socketserver
 import sys
 import threading
@@ -26,7 +28,16 @@ def finished_request_cpu() -> float:
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer without HTTPServer.server_bind's socket.getfqdn(host): that reverse DNS lookup
-    goes to the system resolver (off loopback) and can stall a simulator's start for seconds."""
+    goes to the system resolver (off loopback) and can stall a simulator's start for seconds.
+
+    Handlers may keep connections alive (HTTP/1.1): `server_close()` first shuts every open connection, so a
+    connection kept from before a stop is never served again and no idle one holds up the join."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._closing = False
+        super().__init__(*args, **kwargs)
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
@@ -46,11 +57,32 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         thread = threading.current_thread()
         thread.name = f"{REQUEST_THREAD_PREFIX}-{self.server_port}"
         try:
-            super().process_request_thread(request, client_address)
+            with self._connections_lock:
+                closing = self._closing
+                if not closing:
+                    self._connections.add(request)
+            if closing:  # accepted just before the stop: not served
+                self.shutdown_request(request)
+                return
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                with self._connections_lock:
+                    self._connections.discard(request)
         finally:
             with _finished_lock:
                 thread.name = f"{REQUEST_THREAD_PREFIX}-done"
                 _finished_cpu += time.thread_time()
+
+    def server_close(self) -> None:
+        """Shut every open connection (its handler reads EOF, its writes fail), then close and join as usual."""
+        with self._connections_lock:
+            self._closing = True
+            open_now = list(self._connections)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        super().server_close()
 
 
 class SimRequestHandler(BaseHTTPRequestHandler):
