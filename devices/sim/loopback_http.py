@@ -31,12 +31,13 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     goes to the system resolver (off loopback) and can stall a simulator's start for seconds.
 
     Handlers may keep connections alive (HTTP/1.1): `server_close()` first shuts every open connection, so a
-    connection kept from before a stop is never served again and no idle one holds up the join."""
+    connection kept from before a stop is never served again, and waits for their threads."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, threading.Thread] = {}  # open ones, and the thread serving each
         self._connections_lock = threading.Lock()
         self._closing = False
+        self.accepted = 0  # connections accepted so far (a client that keeps them alive opens few)
         super().__init__(*args, **kwargs)
 
     def server_bind(self) -> None:
@@ -58,9 +59,10 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         thread.name = f"{REQUEST_THREAD_PREFIX}-{self.server_port}"
         try:
             with self._connections_lock:
+                self.accepted += 1
                 closing = self._closing
                 if not closing:
-                    self._connections.add(request)
+                    self._connections[request] = thread
             if closing:  # accepted just before the stop: not served
                 self.shutdown_request(request)
                 return
@@ -68,20 +70,25 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
                 super().process_request_thread(request, client_address)
             finally:
                 with self._connections_lock:
-                    self._connections.discard(request)
+                    self._connections.pop(request, None)
         finally:
             with _finished_lock:
                 thread.name = f"{REQUEST_THREAD_PREFIX}-done"
                 _finished_cpu += time.thread_time()
 
-    def server_close(self) -> None:
-        """Shut every open connection (its handler reads EOF, its writes fail), then close and join as usual."""
+    def server_close(self, grace: float = 5.0) -> None:
+        """Shut every open connection (its handler reads EOF, its writes fail) and wait up to `grace` seconds for
+        their threads to end (socketserver joins no daemon request thread), then close the listening socket."""
         with self._connections_lock:
             self._closing = True
-            open_now = list(self._connections)
+            open_now = dict(self._connections)
         for sock in open_now:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + grace
+        for thread in open_now.values():
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
         super().server_close()
 
 
@@ -130,6 +137,11 @@ class LoopbackServed:
     def address(self) -> str:
         return f"{self.host}:{self._port}"
 
+    @property
+    def connections(self) -> int:
+        """Connections accepted since the last start (0 while stopped)."""
+        return self._server.accepted if self._server is not None else 0
+
     def start(self) -> Self:
         """Serve on host:port; a second call while serving does nothing. Returns self."""
         if self._server is not None:
@@ -152,7 +164,7 @@ class LoopbackServed:
             return
         self._stopping.set()
         server.shutdown()
-        server.server_close()  # joins the request threads
+        server.server_close()  # shuts open connections, waits for their threads
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None

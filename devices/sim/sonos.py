@@ -166,6 +166,11 @@ class SonosSimPlayer:
         return f"{self.ip}:{self.port}"
 
     @property
+    def connections(self) -> int:
+        """Connections accepted since the last start (0 while stopped)."""
+        return self._server.accepted if self._server is not None else 0
+
+    @property
     def location(self) -> str:
         return f"http://{self.address}/xml/device_description.xml"
 
