@@ -149,3 +149,40 @@ def test_request_threads_are_counted_as_the_simulators(light: SimLight) -> None:
     assert finished_request_cpu() > counted
     assert after["sims"] - before["sims"] >= finished_request_cpu() - counted
     assert after["total"] >= after["sims"]
+
+
+def test_soco_requests_go_through_a_session_only_on_the_driver_threads() -> None:
+    import requests
+    import soco.services
+    from soco.utils import prettify
+
+    from devices.drivers import sonos_http
+
+    sonos_http.install()
+    assert str(soco.services.prettify("<a><b>1</b></a>")) == prettify("<a><b>1</b></a>")  # debug lines unchanged
+    seen: dict[str, object] = {}
+
+    def on_a_thread(attach: bool) -> None:
+        session = sonos_http.attach() if attach else None
+        real = requests.Session.request
+
+        def spy(self: requests.Session, method: str, url: str, **kwargs: object) -> object:
+            seen[threading.current_thread().name] = self
+            raise requests.exceptions.ConnectionError("not sent")
+
+        requests.Session.request = spy  # type: ignore[method-assign]
+        try:
+            with pytest.raises(requests.exceptions.ConnectionError):
+                soco.services.requests.post("http://127.0.0.1:9/", data=b"")
+        finally:
+            requests.Session.request = real  # type: ignore[method-assign]
+        seen[threading.current_thread().name + " own"] = session
+
+    for attach in (True, False):
+        worker = threading.Thread(target=on_a_thread, args=(attach,), name=f"worker-{attach}")
+        worker.start()
+        worker.join()
+    assert seen["worker-True"] is seen["worker-True own"]  # the thread's own kept-alive session
+    assert not seen["worker-True"].trust_env  # type: ignore[attr-defined]  # no proxies from the environment
+    assert seen["worker-False own"] is None and isinstance(seen["worker-False"], requests.Session)
+    assert seen["worker-False"].trust_env  # a plain requests.post: a throwaway session, as soco does itself

@@ -6,6 +6,9 @@ connection and scans the process environment for proxies on every call; it offer
 session (the driver's workers) `post`/`get` go through that thread's own Session (keep-alive, no proxies from
 the environment: the claw talks to its players and nothing else); on every other thread they are the plain
 `requests` functions, as before. Everything else is looked up on the real `requests` module.
+
+soco.services also pretty-prints every SOAP body (a minidom parse) for a debug log line even when debug logging
+is off; `install()` makes that pretty-printing lazy: done only if the line is written.
 """
 
 from __future__ import annotations
@@ -16,8 +19,19 @@ from typing import Any
 
 import requests
 import soco.services
+from soco.utils import prettify
 
 _local = threading.local()
+
+
+class _Pretty:
+    """XML text that is pretty-printed only when turned into a string (by a log record being written)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __str__(self) -> str:
+        return str(prettify(self._text))
 
 
 class _Requests:
@@ -42,10 +56,12 @@ _lock = threading.Lock()
 
 
 def install() -> None:
-    """Route soco.services' requests through `_Requests` (once per process; later calls do nothing)."""
+    """Route soco.services' requests through `_Requests` and make its debug pretty-printing lazy (once per
+    process; later calls do nothing)."""
     with _lock:
         if not isinstance(soco.services.requests, _Requests):
             soco.services.requests = _Requests(soco.services.requests)  # type: ignore[assignment]
+            soco.services.prettify = _Pretty  # type: ignore[assignment]
 
 
 def attach() -> requests.Session:
