@@ -5,6 +5,9 @@ Prints, per page: its weight without images (HTML + CSS + JS as transferred, unc
 (first-contentful-paint after navigation with a warm cache, median of `--loads`); then how long a device change
 made at the simulator takes to show in an open Home page (the claw reads states every 0.1 s while a page
 listens; SSE pushes the change): p50 / p95 / max over `--changes` changes, from the change to the DOM update.
+Then the CPU of the claw's process (which also runs the simulated home, as `claw demo` does) while one Home page
+is open and idle, and with no page open, split into the claw's part and the simulators' (their threads, by name:
+devices/sim/cpu.py).
 Issue targets: a page <= 200 KB without images; first render <= 300 ms; device change -> page <= 200 ms.
 """
 

@@ -47,7 +47,7 @@ class SonosHousehold:
 
 class _Server(LoopbackHTTPServer):
     daemon_threads = True
-    block_on_close = True  # server_close() joins handler threads (hung ones are released by stop())
+    block_on_close = True  # server_close() shuts open connections, waits for their threads (stop() frees hung ones)
     sim: SonosSimPlayer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
