@@ -5,6 +5,9 @@ Prints, per page: its weight without images (HTML + CSS + JS as transferred, unc
 (first-contentful-paint after navigation with a warm cache, median of `--loads`); then how long a device change
 made at the simulator takes to show in an open Home page (the claw reads states every 0.1 s while a page
 listens; SSE pushes the change): p50 / p95 / max over `--changes` changes, from the change to the DOM update.
+Then the CPU of the claw's process (which also runs the simulated home, as `claw demo` does) while one Home page
+is open and idle, and with no page open, split into the claw's part and the simulators' (their threads, by name:
+devices/sim/cpu.py).
 Issue targets: a page <= 200 KB without images; first render <= 300 ms; device change -> page <= 200 ms.
 """
 
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -29,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from devices.sim.cpu import cpu_split  # noqa: E402
 from tests.browser.demo import start_demo  # noqa: E402
 
 PAGES = ["home", "chat", "cameras", "routines", "memory", "soul", "activity", "status"]
@@ -109,10 +112,24 @@ def states_in_html(page: Any, url: str) -> tuple[int, int]:
     return len(known), html.count("data-state-of=")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_share(child: subprocess.Popen[str], seconds: float) -> tuple[float, float]:
+    """(claw, simulators): the share of one core each used in the child over `seconds`."""
+    assert child.stdin is not None and child.stdout is not None
+
+    def ask() -> dict[str, float]:
+        child.stdin.write("cpu\n")
+        child.stdin.flush()
+        line = child.stdout.readline()
+        while line and not line.startswith("{"):  # anything else the child printed meanwhile
+            line = child.stdout.readline()
+        return json.loads(line)
+
+    before, t0 = ask(), time.monotonic()
+    time.sleep(seconds)
+    after = ask()
+    elapsed = time.monotonic() - t0
+    sims = (after["sims"] - before["sims"]) / elapsed
+    return (after["total"] - before["total"]) / elapsed - sims, sims
 
 
 def serve() -> None:
@@ -122,7 +139,8 @@ def serve() -> None:
     device = next(d.id for d in demo.home.devices if d.name == "kitchen light")
     light = demo.home.http["kitchen light"].address
     print(json.dumps({"url": demo.url, "token": demo.token, "device": device, "light": light}), flush=True)
-    sys.stdin.read()
+    for _ in sys.stdin:  # each line asks for the CPU used so far
+        print(json.dumps(cpu_split()), flush=True)
     for _ in gen:
         pass
 
@@ -174,16 +192,13 @@ def main() -> None:
             print(f"click On/Off -> page shows it: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
                   f"max {max(lat):.0f} ms over {len(lat)} clicks")
             time.sleep(1)
-            before, t0 = cpu_seconds(child.pid), time.monotonic()
-            time.sleep(10)
-            busy = (cpu_seconds(child.pid) - before) / (time.monotonic() - t0)
-            print(f"the claw's CPU while one Home page is open and idle: {busy:.0%} of one core "
-                  "(every device read every 0.1 s)")
+            claw, sims = cpu_share(child, 10)
+            print(f"CPU while one Home page is open and idle (every device read every 0.1 s): the claw {claw:.0%} "
+                  f"of one core, the simulated home {sims:.0%} (same process, its own threads)")
             page.goto("about:blank")
             time.sleep(11)  # the live loops linger 10 s after the last page closes
-            before, t0 = cpu_seconds(child.pid), time.monotonic()
-            time.sleep(5)
-            print(f"... and with no page open: {(cpu_seconds(child.pid) - before) / (time.monotonic() - t0):.0%}")
+            claw, sims = cpu_share(child, 5)
+            print(f"... and with no page open: the claw {claw:.0%}, the simulated home {sims:.0%}")
             shown, total = states_in_html(page, demo["url"])
             print(f"Home's HTML, 15 s after the last page closed: {shown} of {total} device states in it for the "
                   "first paint (what the claw knows; nothing is read during the request)")

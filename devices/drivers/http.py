@@ -112,7 +112,9 @@ def _decode(label: str, path: str, body: bytes) -> Any:
 
 
 class HttpDriver:
-    """Drives devices whose `adapter` names a declarative spec; one shared httpx client, bounded timeouts."""
+    """Drives devices whose `adapter` names a declarative spec; one httpx client per device address (its
+    connections kept alive between reads, and a request never scans other devices' connections), bounded
+    timeouts."""
 
     name = "http"
 
@@ -120,7 +122,7 @@ class HttpDriver:
                  timeout: float = DEFAULT_TIMEOUT, credentials: CredentialStore | None = None) -> None:
         self._specs = dict(specs) if specs is not None else builtin_specs()
         self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[str, httpx.AsyncClient] = {}  # by device address
         # secrets from pairing steps (devices/adapters/pairing.py), by the paired device's id
         self.credentials = credentials if credentials is not None else CredentialStore()
 
@@ -143,10 +145,11 @@ class HttpDriver:
             raise DeviceUnavailable(f"{device.name} has no usable adapter ({device.adapter or 'none set'})")
         return spec
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:  # created inside the running loop, on first use
-            self._client = _client(self._timeout)
-        return self._client
+    def _http(self, address: str) -> httpx.AsyncClient:
+        client = self._clients.get(address)
+        if client is None:  # created inside the running loop, on first use
+            client = self._clients[address] = _client(self._timeout)
+        return client
 
     def _params(self, device: Device, spec: AdapterSpec) -> dict[str, str]:
         """The device params the spec needs: its channel (attrs) and the credential its pairing stored."""
@@ -172,7 +175,7 @@ class HttpDriver:
         except AdapterSpecError as exc:
             raise DeviceUnavailable(f"{device.name}: {exc}") from None
         log.info("%s: %s %s", device.id, command, args or "")
-        body = await _fetch(self._http(), device.name, device.address, req, command=command)
+        body = await _fetch(self._http(device.address), device.name, device.address, req, command=command)
         if spec.commands[command].error is not None:
             try:
                 answer = json.loads(body)
@@ -185,7 +188,7 @@ class HttpDriver:
 
     async def _read(self, device: Device, req: RenderedRequest, error: str | None) -> Any:
         """One read request's decoded answer; a refusal at the spec's `error` path is DeviceUnavailable."""
-        body = await _fetch(self._http(), device.name, device.address, req)
+        body = await _fetch(self._http(device.address), device.name, device.address, req)
         answer = _decode(device.name, req.label, body)
         refusal = refusal_at(error, answer)
         if refusal is not None:
@@ -210,8 +213,8 @@ class HttpDriver:
         return state
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             await client.aclose()
 
 

@@ -19,6 +19,7 @@ from soco import config as soco_config
 from soco.core import MUSIC_SRC_LINE_IN, MUSIC_SRC_RADIO
 from soco.exceptions import NotSupportedException, SoCoException, SoCoSlaveException, SoCoUPnPException
 
+from devices.drivers import sonos_http
 from devices.errors import DeviceError, DeviceTimeout, DeviceUnavailable, InvalidArgument, UnsupportedCommand
 from devices.models import Device, Kind
 
@@ -189,7 +190,8 @@ class SonosDriver:
 
     soco's SOAP timeout is bounded process-wide to `request_timeout`. A player whose earlier request was
     abandoned (the caller timed out) and is still pending is refused at once with DeviceTimeout, so a hung
-    player cannot use up the pool and stall the others.
+    player cannot use up the pool and stall the others. Each worker keeps its connections to the players alive
+    between calls (devices/drivers/sonos_http.py).
     """
 
     name = "sonos"
@@ -198,13 +200,19 @@ class SonosDriver:
         self.request_timeout = request_timeout
         bound_request_timeout(request_timeout)
         self._threads: list[threading.Thread] = []
+        self._sessions: list[requests.Session] = []
+        sonos_http.install()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sonos",
-                                        initializer=lambda: self._threads.append(threading.current_thread()))
+                                        initializer=self._worker_started)
         self._speakers: dict[str, soco.SoCo] = {}
         self._abandoned: dict[str, int] = {}
         self._inflight: set[Future[Any]] = set()
         self._lock = threading.Lock()
         self._closed = False
+
+    def _worker_started(self) -> None:
+        self._threads.append(threading.current_thread())
+        self._sessions.append(sonos_http.attach())
 
     def speaker(self, device: Device) -> soco.SoCo:
         """The (cached) soco instance for the device's address."""
@@ -248,6 +256,8 @@ class SonosDriver:
             await asyncio.wait(running, timeout=grace)
         while any(t.is_alive() for t in self._threads) and loop.time() < deadline:
             await asyncio.sleep(0.005)  # idle workers exit once they see the shutdown
+        for session in self._sessions:  # their kept-alive connections
+            session.close()
 
     async def _call(self, device: Device, what: str, fn: Callable[[soco.SoCo], T]) -> T:
         key = device.address

@@ -165,12 +165,15 @@ class SimHttpDevice(LoopbackServed):
 def _handler_for(device: SimHttpDevice) -> type[BaseHTTPRequestHandler]:
     class Handler(SimRequestHandler):
         server_version = f"{device.MODEL.replace(' ', '')}/{device.FIRMWARE}"
+        protocol_version = "HTTP/1.1"  # keep-alive, as real Shelly / WLED / Hue devices do
         sim_name = device.name
         sim_log = log
 
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(min(length, _MAX_BODY)) if length else b""
+            if length > _MAX_BODY:  # the rest of the body is still unread: this connection cannot go on
+                self.close_connection = True
             if device._wait_while_hanging():
                 self.close_connection = True
                 return

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
 log = logging.getLogger(__name__)
 
+REQUEST_THREAD_PREFIX = "sim-req"
+_finished_lock = threading.Lock()
+_finished_cpu = 0.0  # CPU seconds of request threads that have ended (theirs no longer show in /proc)
+
+
+def finished_request_cpu() -> float:
+    """CPU seconds used by simulator request threads that have ended, in this process (for benchmarks that
+    split a process's CPU between the claw and its simulators; living threads are named REQUEST_THREAD_PREFIX)."""
+    return _finished_cpu
+
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer without HTTPServer.server_bind's socket.getfqdn(host): that reverse DNS lookup
-    goes to the system resolver (off loopback) and can stall a simulator's start for seconds."""
+    goes to the system resolver (off loopback) and can stall a simulator's start for seconds.
+
+    Handlers may keep connections alive (HTTP/1.1): `server_close()` first shuts every open connection, so a
+    connection kept from before a stop is never served again, and waits for their threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: dict[socket.socket, threading.Thread] = {}  # open ones, and the thread serving each
+        self._connections_lock = threading.Lock()
+        self._closing = False
+        self.accepted = 0  # connections accepted so far (a client that keeps them alive opens few)
+        super().__init__(*args, **kwargs)
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
@@ -28,6 +51,45 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             log.debug("client %s went away", client_address)
             return
         super().handle_error(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection on its own thread, named for the simulator; its CPU is counted when it ends."""
+        global _finished_cpu
+        thread = threading.current_thread()
+        thread.name = f"{REQUEST_THREAD_PREFIX}-{self.server_port}"
+        try:
+            with self._connections_lock:
+                self.accepted += 1
+                closing = self._closing
+                if not closing:
+                    self._connections[request] = thread
+            if closing:  # accepted just before the stop: not served
+                self.shutdown_request(request)
+                return
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                with self._connections_lock:
+                    self._connections.pop(request, None)
+        finally:
+            with _finished_lock:
+                thread.name = f"{REQUEST_THREAD_PREFIX}-done"
+                _finished_cpu += time.thread_time()
+
+    def server_close(self, grace: float = 5.0) -> None:
+        """Shut every open connection (its handler reads EOF, its writes fail) and wait up to `grace` seconds for
+        their threads to end (socketserver joins no daemon request thread), then close the listening socket."""
+        with self._connections_lock:
+            self._closing = True
+            open_now = dict(self._connections)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + grace
+        for thread in open_now.values():
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        super().server_close()
 
 
 class SimRequestHandler(BaseHTTPRequestHandler):
@@ -75,6 +137,11 @@ class LoopbackServed:
     def address(self) -> str:
         return f"{self.host}:{self._port}"
 
+    @property
+    def connections(self) -> int:
+        """Connections accepted since the last start (0 while stopped)."""
+        return self._server.accepted if self._server is not None else 0
+
     def start(self) -> Self:
         """Serve on host:port; a second call while serving does nothing. Returns self."""
         if self._server is not None:
@@ -97,7 +164,7 @@ class LoopbackServed:
             return
         self._stopping.set()
         server.shutdown()
-        server.server_close()  # joins the request threads
+        server.server_close()  # shuts open connections, waits for their threads
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None

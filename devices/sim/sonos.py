@@ -47,7 +47,7 @@ class SonosHousehold:
 
 class _Server(LoopbackHTTPServer):
     daemon_threads = True
-    block_on_close = True  # server_close() joins handler threads (hung ones are released by stop())
+    block_on_close = True  # server_close() shuts open connections, waits for their threads (stop() frees hung ones)
     sim: SonosSimPlayer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -59,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 5
     disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stall)
     server_version = f"Linux UPnP/1.0 Sonos/{X.SOFTWARE_VERSION} (ZPS18)"
+    protocol_version = "HTTP/1.1"  # players keep connections alive
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sonos sim %s: " + format, self.server.sim.address, *args)
@@ -74,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         sim = self.server.sim
         if not sim.wait_if_hung():
+            self.close_connection = True
             return
         path = self.path.split("?", 1)[0]
         if path == "/xml/device_description.xml":
@@ -90,10 +92,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if not 0 <= length <= 1_000_000:
+            self.close_connection = True  # the body is left unread
             self._reply(400, "bad Content-Length", "text/plain")
             return
         body = self.rfile.read(length) if length else b""
         if not sim.wait_if_hung():
+            self.close_connection = True
             return
         service = X.SERVICE_BY_CONTROL.get(self.path)
         urn, _, action = (self.headers.get("SOAPACTION") or "").strip('"').partition("#")
@@ -160,6 +164,11 @@ class SonosSimPlayer:
     @property
     def address(self) -> str:
         return f"{self.ip}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted since the last start (0 while stopped)."""
+        return self._server.accepted if self._server is not None else 0
 
     @property
     def location(self) -> str:
