@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devices.commands import COMMANDS, validate
-from devices.drivers.base import Driver
+from devices.drivers.base import Driver, min_read_seconds
 from devices.errors import DeviceError, DeviceNotFound, DeviceTimeout, DeviceUnavailable, UnsupportedCommand
 from devices.models import Device, Kind
 
@@ -128,6 +128,11 @@ class Registry:
     # I/O ------------------------------------------------------------------------------------
     def _driver(self, device: Device) -> Driver:
         return self._drivers[device.driver]
+
+    def read_floor(self, device_id: str) -> float:
+        """How long a loop that keeps reading this device (a live view) should wait between reads at least."""
+        device = self.get(device_id)
+        return min_read_seconds(self._driver(device), device)
 
     async def execute(self, device_id: str, command: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validate and run a command within the timeout; returns the validated args."""

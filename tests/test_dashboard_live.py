@@ -101,3 +101,43 @@ async def test_home_carries_what_the_claw_knows_as_inert_data(claw: Claw, home: 
     block = html.split('<script type="application/json" id="states">', 1)[1].split("</script>", 1)[0]
     assert json.loads(block)[speaker]["title"] == evil
     assert evil not in html and "<script>alert" not in html
+
+
+async def test_a_live_view_reads_a_sonos_player_at_most_twice_a_second(
+        claw: Claw, home: SimHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four SOAP calls a read: the Sonos driver asks for 0.5 s between reads; the lights have no such floor."""
+    speaker, light = device_id(home, "Kitchen"), device_id(home, "kitchen light")
+    assert claw.registry.read_floor(speaker) == 0.5 and claw.registry.read_floor(light) == 0.0
+    reads: list[str] = []
+    real = claw.registry.state
+
+    async def counted(device_id: str) -> dict[str, Any]:
+        reads.append(device_id)
+        return await real(device_id)
+
+    monkeypatch.setattr(claw.registry, "state", counted)
+    live = Live(claw, poll=0.05, linger=0.0)
+    page = live.stream(devices=True)
+    while await asyncio.wait_for(anext(page), 5) != ": connected\n\n":
+        pass
+    await asyncio.sleep(1.2)
+    await page.aclose()
+    live.close()
+    assert 1 <= reads.count(speaker) <= 4, reads.count(speaker)  # at 0.05 s it would be read ~20 times
+
+
+def test_hue_lights_ask_for_a_second_between_reads() -> None:
+    """The bridge serves all its lights (about ten requests a second): their adapters ask for 1 s."""
+    from devices.drivers.base import min_read_seconds
+    from devices.drivers.http import HttpDriver
+    from devices.models import Device, Kind
+
+    driver = HttpDriver()
+    def lamp(adapter: str) -> Device:
+        return Device(id=f"x:{adapter}", name="lamp", kind=Kind.LIGHT, room=None, capabilities=frozenset({"power"}),
+                      driver="http", address="127.0.0.1:1",
+                      adapter=adapter)
+
+    assert min_read_seconds(driver, lamp("hue-light")) == min_read_seconds(driver, lamp("hue-color-light")) == 1.0
+    assert min_read_seconds(driver, lamp("wled")) == 0.0 and min_read_seconds(driver, lamp("nope")) == 0.0
+    assert min_read_seconds(object(), lamp("hue-light")) == 0.0  # type: ignore[arg-type] - a driver without it

@@ -251,6 +251,9 @@ class AdapterSpec(StrictModel):
     pair: Pairing | None = None
     state: list[StateRequest] = Field(default_factory=list)
     commands: dict[str, CommandRequest] = Field(default_factory=dict)
+    # the shortest time between two state reads in a loop (a live dashboard): a device behind a shared hub
+    # (a Hue bridge answers about ten requests a second for all its lights) is read less often
+    min_read_seconds: float = Field(0.0, ge=0.0, le=3600.0)
 
     @field_validator("name")
     @classmethod

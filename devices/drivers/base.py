@@ -29,3 +29,11 @@ class Driver(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
         ...
+
+
+def min_read_seconds(driver: Driver, device: Device) -> float:
+    """The shortest time between two reads of `device` in a loop (a live view) that its driver asks for: a
+    driver may define `min_read_seconds(device) -> float` (a hub shared by many devices, a device whose state
+    takes several calls); 0 when it does not."""
+    ask = getattr(driver, "min_read_seconds", None)
+    return max(0.0, float(ask(device))) if callable(ask) else 0.0

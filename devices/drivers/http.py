@@ -145,6 +145,11 @@ class HttpDriver:
             raise DeviceUnavailable(f"{device.name} has no usable adapter ({device.adapter or 'none set'})")
         return spec
 
+    def min_read_seconds(self, device: Device) -> float:
+        """The adapter's `min_read_seconds` (0 for a device without a usable adapter)."""
+        spec = self._specs.get(device.adapter or "")
+        return spec.min_read_seconds if spec is not None else 0.0
+
     def _http(self, address: str) -> httpx.AsyncClient:
         client = self._clients.get(address)
         if client is None:  # created inside the running loop, on first use

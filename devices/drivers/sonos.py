@@ -185,6 +185,9 @@ _COMMANDS: dict[str, Callable[[soco.SoCo, dict[str, Any], float], object]] = {
 }
 
 
+SONOS_MIN_READ_SECONDS = 0.5
+
+
 class SonosDriver:
     """Drives Sonos players through soco. Every blocking call runs in this driver's own thread pool.
 
@@ -213,6 +216,11 @@ class SonosDriver:
     def _worker_started(self) -> None:
         self._threads.append(threading.current_thread())
         self._sessions.append(sonos_http.attach())
+
+    def min_read_seconds(self, device: Device) -> float:
+        """A state read is four SOAP calls; a live view reads a player at most twice a second (its own changes
+        still show at once: a command wakes the read)."""
+        return SONOS_MIN_READ_SECONDS
 
     def speaker(self, device: Device) -> soco.SoCo:
         """The (cached) soco instance for the device's address."""

@@ -106,6 +106,10 @@ class Live:
 
     async def _device_loop(self, device_id: str) -> None:
         wake = self._wake[device_id]
+        try:
+            floor = self.claw.registry.read_floor(device_id)  # a hub's or a slow device's own limit
+        except DeviceError:
+            return
         while self._running(devices=True):
             wake.clear()  # a command during the read below wakes the next wait at once: read again
             try:
@@ -122,7 +126,7 @@ class Live:
             if self.states.get(device_id) != state:
                 self.states[device_id] = state
                 self._send("device", {"id": device_id, "state": state}, self._watchers)
-            await self._pause(wake, self.poll)
+            await self._pause(wake, max(self.poll, floor))
 
     async def _store_loop(self) -> None:
         """New camera events ("camera") and new chat messages or replies ("chat"), from the store."""
