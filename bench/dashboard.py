@@ -193,8 +193,9 @@ def main() -> None:
                   f"max {max(lat):.0f} ms over {len(lat)} clicks")
             time.sleep(1)
             claw, sims = cpu_share(child, 10)
-            print(f"CPU while one Home page is open and idle (every device read every 0.1 s): the claw {claw:.0%} "
-                  f"of one core, the simulated home {sims:.0%} (same process, its own threads)")
+            print("CPU while one Home page is open and idle (the HTTP devices read every 0.1 s, the Sonos players "
+                  f"every 0.5 s): the claw {claw:.0%} of one core, the simulated home {sims:.0%} (same process, "
+                  "its own threads)")
             page.goto("about:blank")
             time.sleep(11)  # the live loops linger 10 s after the last page closes
             claw, sims = cpu_share(child, 5)
