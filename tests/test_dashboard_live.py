@@ -60,16 +60,22 @@ async def test_a_command_from_chat_reaches_an_open_home_page_without_waiting_for
     live.close()
 
 
-async def test_pages_without_devices_read_none_and_reading_stops_after_the_last_page(
-        claw: Claw, monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[str] = []
+@pytest.fixture
+def reads(claw: Claw, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The id of every device state the claw reads from now on (the real reads, counted)."""
+    seen: list[str] = []
     real = claw.registry.state
 
     async def counted(device_id: str) -> dict[str, Any]:
-        reads.append(device_id)
+        seen.append(device_id)
         return await real(device_id)
 
     monkeypatch.setattr(claw.registry, "state", counted)
+    return seen
+
+
+async def test_pages_without_devices_read_none_and_reading_stops_after_the_last_page(
+        claw: Claw, reads: list[str]) -> None:
     live = Live(claw, poll=0.05, linger=0.3)
     chat_page = live.stream(devices=False)  # Chat and Cameras: new messages and camera events only
     assert await asyncio.wait_for(anext(chat_page), 5) == ": connected\n\n"
@@ -104,18 +110,10 @@ async def test_home_carries_what_the_claw_knows_as_inert_data(claw: Claw, home: 
 
 
 async def test_a_live_view_reads_a_sonos_player_at_most_twice_a_second(
-        claw: Claw, home: SimHome, monkeypatch: pytest.MonkeyPatch) -> None:
+        claw: Claw, home: SimHome, reads: list[str]) -> None:
     """Four SOAP calls a read: the Sonos driver asks for 0.5 s between reads; the lights have no such floor."""
     speaker, light = device_id(home, "Kitchen"), device_id(home, "kitchen light")
     assert claw.registry.read_floor(speaker) == 0.5 and claw.registry.read_floor(light) == 0.0
-    reads: list[str] = []
-    real = claw.registry.state
-
-    async def counted(device_id: str) -> dict[str, Any]:
-        reads.append(device_id)
-        return await real(device_id)
-
-    monkeypatch.setattr(claw.registry, "state", counted)
     live = Live(claw, poll=0.05, linger=0.0)
     page = live.stream(devices=True)
     while await asyncio.wait_for(anext(page), 5) != ": connected\n\n":
