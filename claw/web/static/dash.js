@@ -65,7 +65,8 @@
     if ("power" in s && !("hvac_mode" in s)) parts.push(s.power ? "on" : "off");
     if ("brightness" in s && s.power) parts.push(s.brightness + "%");
     if ("playback" in s) parts.push(s.playback + " · vol " + s.volume + (s.title ? " · " + s.title : ""));
-    if ("hvac_mode" in s) parts.push(s.hvac_mode + " · " + s.current_temperature + " °C → " + s.target_temperature + " °C");
+    const deg = function (t) { return typeof t === "number" ? (Math.round(t * 10) / 10) + " °C" : "?"; };
+    if ("hvac_mode" in s) parts.push(s.hvac_mode + " · " + deg(s.current_temperature) + " → " + deg(s.target_temperature));
     if ("position" in s) parts.push(s.position === 0 ? "closed" : s.position + "% open");
     if ("locked" in s) parts.push(s.locked ? "locked" : "UNLOCKED");
     return parts.join(" · ");
