@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devices.sim.ssdp_responder import SsdpResponder
 from devices.sim.vendor_base import VendorSim, payload
 
 SEARCH_TARGET = "urn:schemas-upnp-org:device:basic:1"  # what the bridge answers SSDP searches as
@@ -45,6 +44,7 @@ class SimHue(VendorSim):
     MODEL = "Philips hue bridge"
     FIRMWARE = "1961135030"
     VENDOR = "hue"
+    SSDP_TARGET = SEARCH_TARGET
     SERVICE_TYPE = "_hue._tcp.local."
     ALSO_HTTP = False
 
@@ -58,8 +58,7 @@ class SimHue(VendorSim):
         if unknown:
             raise ValueError(f"unknown Hue light type(s) {', '.join(unknown)}; known: {', '.join(LIGHT_TYPES)}")
         super().__init__(host=host, port=port, name=name, state=state, serial=serial)
-        self._ssdp_wanted = ssdp
-        self._ssdp: SsdpResponder | None = None
+        self.ssdp_wanted = ssdp
         self.users: dict[str, str] = {}  # username -> devicetype
         self.link_until = 0.0
         self.refusals = 0  # registrations refused because the button was not pressed
@@ -102,21 +101,11 @@ class SimHue(VendorSim):
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         return {"lights": lambda v: v}
 
-    def start(self) -> SimHue:
-        super().start()
-        if self._ssdp_wanted and self._ssdp is None:  # the bridge also answers SSDP, with its id in a header
-            self._ssdp = SsdpResponder(SEARCH_TARGET, self.host, lambda: {
-                "LOCATION": f"http://{self.address}/description.xml", "SERVER": "Hue/1.0 UPnP/1.0 IpBridge/1.61.0",
+    def ssdp_headers(self) -> dict[str, str]:
+        """The bridge's SSDP answer, with its id in a header of its own."""
+        return {"LOCATION": f"http://{self.address}/description.xml", "SERVER": "Hue/1.0 UPnP/1.0 IpBridge/1.61.0",
                 "hue-bridgeid": self.bridge_id,
-                "USN": f"uuid:2f402f80-da50-11e1-9b23-{self.mac_hex}::{SEARCH_TARGET}"},
-                silent=lambda: self.hang).start()
-        return self
-
-    def stop(self) -> None:
-        if self._ssdp is not None:
-            self._ssdp.stop()
-            self._ssdp = None
-        super().stop()
+                "USN": f"uuid:2f402f80-da50-11e1-9b23-{self.mac_hex}::{SEARCH_TARGET}"}
 
     def press_link_button(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 
 from devices.sim.http_devices import SimHttpDevice
+from devices.sim.ssdp_responder import SsdpResponder
 
 
 @functools.cache
@@ -35,6 +36,7 @@ class VendorSim(SimHttpDevice):
     ANNOUNCES_MDNS: ClassVar[bool] = True  # False: the real device uses SSDP only (Venstar)
     ALSO_HTTP: ClassVar[bool] = True  # also announced as a plain _http._tcp (not the Hue bridge)
     STATE_PAYLOAD: ClassVar[str] = ""  # the documented payload the state starts as (unless DEFAULTS is overridden)
+    SSDP_TARGET: ClassVar[str] = ""  # the search target the real device answers SSDP for ("" = no SSDP)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None) -> None:
@@ -42,6 +44,25 @@ class VendorSim(SimHttpDevice):
         self.mac_hex = hashlib.sha1(self.serial.encode()).hexdigest()[:10]
         self.mac_hex = "02" + self.mac_hex  # locally administered, 12 hex digits, same as self.mac
         self.unavailable_paths: set[str] = set()
+        self.ssdp_wanted = bool(self.SSDP_TARGET)  # a test may turn the SSDP answer off before start()
+        self._ssdp: SsdpResponder | None = None
+
+    def ssdp_headers(self) -> dict[str, str]:
+        """The headers of the device's SSDP answer besides ST (LOCATION, USN, SERVER, vendor extras)."""
+        return {}
+
+    def start(self) -> VendorSim:
+        super().start()
+        if self.ssdp_wanted and self._ssdp is None:  # silent while hung, like the HTTP side
+            self._ssdp = SsdpResponder(self.SSDP_TARGET, self.host, self.ssdp_headers,
+                                       silent=lambda: self.hang).start()
+        return self
+
+    def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.stop()
+            self._ssdp = None
+        super().stop()
 
     @property
     def DEFAULTS(self) -> dict[str, Any]:  # type: ignore[override]  # noqa: N802 - the base's name

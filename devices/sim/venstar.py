@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from devices.sim.http_devices import BadValue
-from devices.sim.ssdp_responder import SsdpResponder
 from devices.sim.vendor_base import VendorSim, payload
 
 SEARCH_TARGET = "venstar:thermostat:ecp"
@@ -46,14 +45,14 @@ class SimVenstar(VendorSim):
     MODEL = "COLORTOUCH"
     FIRMWARE = "6.93"
     VENDOR = "venstar"
+    SSDP_TARGET = SEARCH_TARGET
     STATE_PAYLOAD = "info"
     ANNOUNCES_MDNS = False  # the real thermostat answers SSDP searches only
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
                  state: dict[str, Any] | None = None, serial: str | None = None, ssdp: bool = True) -> None:
         super().__init__(host=host, port=port, name=name, state=state, serial=serial)
-        self._ssdp_wanted = ssdp
-        self._ssdp: SsdpResponder | None = None
+        self.ssdp_wanted = ssdp
 
     @property
     def usn(self) -> str:
@@ -61,19 +60,9 @@ class SimVenstar(VendorSim):
         mac = ":".join(self.mac_hex[i:i + 2] for i in range(0, 12, 2))
         return f"ecp:{mac}:name:{self.name.replace(':', ' ')}:type:residential"
 
-    def start(self) -> SimVenstar:
-        super().start()
-        if self._ssdp_wanted and self._ssdp is None:
-            self._ssdp = SsdpResponder(SEARCH_TARGET, self.host, lambda: {
-                "LOCATION": f"http://{self.address}/", "USN": self.usn,
-                "SERVER": f"Venstar ColorTouch/{self.FIRMWARE}"}, silent=lambda: self.hang).start()
-        return self
-
-    def stop(self) -> None:
-        if self._ssdp is not None:
-            self._ssdp.stop()
-            self._ssdp = None
-        super().stop()
+    def ssdp_headers(self) -> dict[str, str]:
+        return {"LOCATION": f"http://{self.address}/", "USN": self.usn,
+                "SERVER": f"Venstar ColorTouch/{self.FIRMWARE}"}
 
     def _checks(self, initial: bool) -> dict[str, Callable[[Any], Any]]:
         checks: dict[str, Callable[[Any], Any]] = {
