@@ -69,6 +69,10 @@ class Registry:
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
+    def off_change(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def on_command(self, listener: Callable[[str], None]) -> None:
         """Call `listener(device_id)` after every command sent to a device, whatever came of it (a live view
         reads the device again at once instead of at its next poll)."""

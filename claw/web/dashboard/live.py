@@ -52,6 +52,7 @@ class Live:
         """End every open stream (the server is shutting down: it waits for open responses to finish)."""
         self.closed = True
         self.claw.registry.off_command(self.kick)
+        self.claw.registry.off_change(self._start_new)
         for queue in self._listeners:
             queue.put_nowait(END)
         for task in self._tasks.values():
