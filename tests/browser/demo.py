@@ -18,12 +18,9 @@ from claw.config import Settings, VisionSettings
 from claw.runtime import Claw
 from claw.serve import ClawServer, demo_cameras
 from devices.sim.home import SimHome, random_loopback_base
+from tests.watching import wait_until
 
 T = TypeVar("T")
-
-
-class Timeout(AssertionError):
-    """A condition a test waited for did not come true."""
 
 
 @dataclass
@@ -45,13 +42,8 @@ class Demo:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def until(self, predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise Timeout(f"timed out after {timeout:g} s waiting for {what}")
+        """The predicate's first truthy value; the test fails after `timeout` seconds (tests.watching)."""
+        return wait_until(predicate, timeout, what)
 
 
 def quiet_demo_home(folder: Path) -> Path:
