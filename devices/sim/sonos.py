@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import socket
 import threading
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler
@@ -15,6 +14,7 @@ from typing import Any
 from devices.sim import sonos_xml as X
 from devices.sim.http_devices import LoopbackHTTPServer
 from devices.sim.sonos_state import PlayerState
+from devices.sim.ssdp_responder import SsdpResponder
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class SonosSimPlayer:
         self.commands: list[tuple[str, dict[str, str]]] = []
         self.hang = False
         self._ssdp_wanted = ssdp
-        self._ssdp: _SsdpResponder | None = None
+        self._ssdp: SsdpResponder | None = None
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -184,8 +184,11 @@ class SonosSimPlayer:
         self._thread.start()
         self.household.join(self)
         if self._ssdp_wanted:
-            self._ssdp = _SsdpResponder(self)
-            self._ssdp.start()
+            st = "urn:schemas-upnp-org:device:ZonePlayer:1"  # what a real player answers, as soco expects
+            self._ssdp = SsdpResponder(st, self.ip, lambda: {
+                "LOCATION": self.location, "SERVER": _Handler.server_version, "USN": f"uuid:{self.uuid}::{st}",
+                "X-RINCON-BOOTSEQ": "1", "X-RINCON-HOUSEHOLD": self.household.id},
+                silent=lambda: self.hang, max_age=1800).start()
         log.debug("sonos sim %s (%s) started", self.address, self.name)
         return self
 
@@ -253,52 +256,3 @@ class SonosSimPlayer:
         """Names of the state-changing actions received so far, in order."""
         with self._log_lock:
             return [name for name, _ in self.commands]
-
-
-class _SsdpResponder:
-    """Answers ZonePlayer M-SEARCHes to 239.255.255.250:1900 on 127.0.0.1, unicast from the player's ip."""
-
-    GROUP = "239.255.255.250"
-
-    def __init__(self, player: SonosSimPlayer) -> None:
-        self.player = player
-        self._stop = threading.Event()
-        self._listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self._listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self._listen.bind((self.GROUP, 1900))
-        self._listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                                socket.inet_aton(self.GROUP) + socket.inet_aton("127.0.0.1"))
-        self._listen.settimeout(0.05)
-        self._reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self._reply.bind((player.ip, 0))
-        self._thread = threading.Thread(target=self._run, name=f"sonos-ssdp-{player.address}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listen.close()
-        self._reply.close()
-
-    def _run(self) -> None:
-        p = self.player
-        st = "urn:schemas-upnp-org:device:ZonePlayer:1"
-        answer = (f"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age = 1800\r\nEXT:\r\nLOCATION: {p.location}\r\n"
-                  f"SERVER: {_Handler.server_version}\r\nST: {st}\r\nUSN: uuid:{p.uuid}::{st}\r\n"
-                  f"X-RINCON-BOOTSEQ: 1\r\nX-RINCON-HOUSEHOLD: {p.household.id}\r\n\r\n").encode()
-        while not self._stop.is_set():
-            try:
-                data, sender = self._listen.recvfrom(2048)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            text = data.decode("utf-8", "replace").lower()
-            if text.startswith("m-search") and (st.lower() in text or "ssdp:all" in text) and not p.hang:
-                try:
-                    self._reply.sendto(answer, sender)
-                except OSError as exc:
-                    log.debug("ssdp reply to %s failed: %s", sender, exc)

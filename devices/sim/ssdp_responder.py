@@ -17,12 +17,13 @@ class SsdpResponder:
     `reply_ip`; `headers()` gives the answer's headers (LOCATION, USN, ...) at the time of each search."""
 
     def __init__(self, st: str, reply_ip: str, headers: Callable[[], dict[str, str]],
-                 silent: Callable[[], bool] = lambda: False) -> None:
+                 silent: Callable[[], bool] = lambda: False, max_age: int = 300) -> None:
         if not reply_ip.startswith("127."):
             raise ValueError("the simulators answer SSDP on loopback only")
         self.st = st
         self.headers = headers
         self.silent = silent
+        self.max_age = max_age
         self._stop = threading.Event()
         self._listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         self._listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,7 +48,7 @@ class SsdpResponder:
         self._reply.close()
 
     def _answer(self) -> bytes:
-        lines = ["HTTP/1.1 200 OK", "CACHE-CONTROL: max-age=300", "EXT:", f"ST: {self.st}"]
+        lines = ["HTTP/1.1 200 OK", f"CACHE-CONTROL: max-age={self.max_age}", "EXT:", f"ST: {self.st}"]
         lines += [f"{k}: {v}" for k, v in self.headers().items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
@@ -59,7 +60,7 @@ class SsdpResponder:
                 continue
             except OSError:
                 return
-            lines = data.decode("utf-8", "replace").split("\r\n")
+            lines = data.decode("utf-8", "replace").splitlines()  # CRLF, or bare LF as soco sends it
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
             if lines[0].lower().startswith("m-search") and headers.get("st") in (self.st, "ssdp:all") \
                     and not self.silent():
